@@ -77,7 +77,7 @@ def chain(*transforms: Any) -> GradientTransformation:
 
 
 def named_chain(*transforms: tuple[str, Any]) -> GradientTransformation:
-    r"""Like :func:`chain`, with each stage's state stored under its name in a dict.
+    r"""Like :func:`chain` (:math:`u = f_n(\dots f_1(g))`), each stage's state under its name.
 
     Args:
       *transforms: ``(name, transformation)`` pairs, applied left to right; names must differ.

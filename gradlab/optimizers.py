@@ -244,9 +244,10 @@ def adam(
       Matches: ``optax.adam``: rtol 1e-10 (float64), 1e-4 (float32), 200 jitted steps.
 
     >>> import jax.numpy as jnp, gradlab
-    >>> tx = gradlab.adam(0.1)
-    >>> tx.update(jnp.array([3.0, -0.5]), tx.init(jnp.zeros(2)))[0]  # first step: -lr*sign(g)
-    Array([-0.1,  0.1], dtype=float32)
+    >>> tx = gradlab.adam(0.5)
+    >>> u, state = tx.update(jnp.array([3.0, -0.5]), tx.init(jnp.zeros(2)))
+    >>> u.round(5)  # the first step is -lr * sign(g)
+    Array([-0.5,  0.5], dtype=float32)
     """
     return chain(
         divide(  # m̂_t / (sqrt(v̂_t + eps_root) + eps)
@@ -376,9 +377,9 @@ def adamax(
       Matches: ``optax.adamax``: rtol 1e-10 (float64), 1e-4 (float32), 200 jitted steps.
 
     >>> import jax.numpy as jnp, gradlab
-    >>> tx = gradlab.adamax(0.1)
-    >>> tx.update(jnp.array([-2.0]), tx.init(jnp.zeros(1)))[0]
-    Array([0.1], dtype=float32)
+    >>> tx = gradlab.adamax(0.5, eps=0.0)
+    >>> tx.update(jnp.array([-2.0]), tx.init(jnp.zeros(1)))[0].round(5)
+    Array([0.5], dtype=float32)
     """
     return chain(
         divide(  # m̂_t / u_t

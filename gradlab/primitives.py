@@ -71,7 +71,7 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
 
 
 def scale_by_schedule(step_size_fn: Any) -> GradientTransformation:
-    r"""Multiplies the updates by a schedule's value: :math:`u_t = s(t)\, g_t`, :math:`t = 0, 1, \dots`
+    r"""Multiplies the updates by a schedule's value: :math:`u_t = s(t)\, g_t`, from :math:`t = 0`.
 
     Args:
       step_size_fn: a schedule, ``step -> factor``; called with the int32 count of past updates.
@@ -258,7 +258,7 @@ def ema(
     initial_value: jax.typing.ArrayLike = 0.0,
     dtype: Any | None = None,
 ) -> GradientTransformation:
-    r"""Exponential moving average: :math:`m_t = \beta m_{t-1} + (1-\beta)\, g_t^{k}`, :math:`m_0 = c`.
+    r"""Exponential moving average: :math:`m_t = \beta m_{t-1} + (1-\beta)\, g_t^{k}`.
 
     Args:
       decay: :math:`\beta \in [0, 1)`; optax's ``b1``/``b2``, RMSProp's ``decay``, Adadelta's
@@ -303,7 +303,7 @@ class CountState(NamedTuple):
 
 
 def bias_correction(decay: jax.typing.ArrayLike) -> GradientTransformation:
-    r"""Removes the zero-initialisation bias of a moving average: :math:`\hat m_t = m_t/(1-\beta^t)`.
+    r"""Removes a moving average's zero-initialisation bias: :math:`\hat m_t = m_t/(1-\beta^t)`.
 
     Chain it after :func:`ema` with the same ``decay``. :math:`\beta^t` is computed in float32 (or
     wider) so that low-precision moments do not round it to 1.
@@ -318,8 +318,8 @@ def bias_correction(decay: jax.typing.ArrayLike) -> GradientTransformation:
       Kingma & Ba, `Adam <https://arxiv.org/abs/1412.6980>`_, 2014, Sec. 3.
 
     >>> import jax.numpy as jnp, gradlab
-    >>> tx = gradlab.chain(gradlab.ema(0.9), gradlab.bias_correction(0.9))
-    >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # 0.2 / (1 - 0.9)
+    >>> tx = gradlab.chain(gradlab.ema(0.5), gradlab.bias_correction(0.5))
+    >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # (0.5 * 2) / (1 - 0.5)
     Array([2.], dtype=float32)
     """
     validation.check_unit_interval("bias_correction", "decay", decay)
@@ -343,9 +343,9 @@ class MaxState(NamedTuple):
 
 
 def amsgrad_max() -> GradientTransformation:
-    r"""AMSGrad's running maximum of the second moment: :math:`v^{\max}_t = \max(v^{\max}_{t-1}, v_t)`.
+    r"""AMSGrad's running maximum: :math:`v^{\max}_t = \max(v^{\max}_{t-1}, v_t)`.
 
-    Placed after ``bias_correction`` (the default of optax's ``amsgrad``, ``bias_correction_nu=True``)
+    Placed after ``bias_correction`` (optax's ``amsgrad`` default, ``bias_correction_nu=True``)
     it takes the maximum of :math:`\hat v_t`; placed before, or with no bias correction at all, it
     takes the maximum of the raw :math:`v_t` as in Reddi et al.'s Algorithm 2 (where
     :math:`\beta_1` is also not debiased).
@@ -454,7 +454,7 @@ class SumOfSquaresState(NamedTuple):
 
 
 def sum_of_squares(initial_accumulator_value: jax.typing.ArrayLike = 0.1) -> GradientTransformation:
-    r"""AdaGrad's accumulator: :math:`G_t = G_{t-1} + g_t^2`, :math:`G_0 =` ``initial_accumulator_value``.
+    r"""AdaGrad's accumulator: :math:`G_t = G_{t-1} + g_t^2`, :math:`G_0` given.
 
     Args:
       initial_accumulator_value: :math:`G_0 \ge 0`. Default 0.1 (optax, PyTorch's is 0, TF's 0.1).
@@ -494,7 +494,7 @@ class MaxAbsState(NamedTuple):
 
 
 def max_abs(decay: jax.typing.ArrayLike = 0.999, eps: jax.typing.ArrayLike = 1e-8):
-    r"""Adamax's infinity norm: :math:`u_t = \max(\beta u_{t-1},\ |g_t| + \epsilon)`, :math:`u_0 = 0`.
+    r"""Adamax's infinity norm: :math:`u_t = \max(\beta u_{t-1},\ |g_t| + \epsilon)`, :math:`u_0=0`.
 
     Kingma & Ba write :math:`\max(\beta_2 u_{t-1}, |g_t|)`; the :math:`\epsilon` inside the max
     (optax's placement) keeps :math:`u_t > 0` so that dividing by it is safe.
@@ -595,7 +595,7 @@ def scale_by_rms(
 def scale_by_sum_of_squares(
     initial_accumulator_value: jax.typing.ArrayLike = 0.1, eps: jax.typing.ArrayLike = 1e-7
 ) -> GradientTransformation:
-    r"""AdaGrad's preconditioning: :math:`u_t = g_t / \sqrt{G_t + \epsilon}`, :math:`G_t = G_0 + \sum g^2`.
+    r"""AdaGrad's preconditioning: :math:`u_t = g_t / \sqrt{G_t + \epsilon}`.
 
     It is ``divide(identity(), sum_of_squares(initial_accumulator_value), eps_root=eps)``.
 
@@ -623,7 +623,7 @@ def scale_by_sum_of_squares(
 def scale_by_max_abs(
     decay: jax.typing.ArrayLike = 0.999, eps: jax.typing.ArrayLike = 1e-8
 ) -> GradientTransformation:
-    r"""The gradient over Adamax's infinity norm: :math:`u_t = g_t / \max(\beta u_{t-1}, |g_t| + \epsilon)`.
+    r"""The gradient over Adamax's norm: :math:`u_t = g_t / \max(\beta u_{t-1}, |g_t| + \epsilon)`.
 
     It is ``divide(identity(), max_abs(decay, eps), sqrt=False)``; Adamax itself divides the
     debiased first moment instead of :math:`g_t`.
@@ -743,15 +743,13 @@ def add_decayed_weights(
         )
 
     def update(updates: Updates, state: OptState, params: Params | None = None):
+        if not callable(weight_decay) and validation.concrete_value(weight_decay) == 0:
+            return updates, state  # nothing to add: params are not needed
         if params is None:
             raise ValueError(NO_PARAMS_MSG.format("add_decayed_weights"))
         if callable(weight_decay):
-            decay, state = (
-                weight_decay(state.count),
-                ScaleByScheduleState(tree.safe_increment(state.count)),
-            )
-        elif validation.concrete_value(weight_decay) == 0:
-            return updates, state
+            decay = weight_decay(state.count)
+            state = ScaleByScheduleState(tree.safe_increment(state.count))
         else:
             decay = weight_decay
         tree.check_structure("add_decayed_weights", updates, params, what="params")

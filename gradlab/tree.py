@@ -17,7 +17,7 @@ from gradlab.base import Updates
 
 
 def zeros_like(tree: Any, dtype: jax.typing.DTypeLike | None = None) -> Any:
-    """A tree of zeros with the shapes of ``tree`` (dtype of each leaf unless ``dtype`` is given)."""
+    """A tree of zeros shaped like ``tree`` (each leaf's dtype unless ``dtype`` is given)."""
     return jax.tree.map(lambda x: jnp.zeros_like(x, dtype=dtype), tree)
 
 
@@ -63,8 +63,9 @@ def bias_correction(moment: Any, decay: jax.typing.ArrayLike, count: jax.Array) 
     The direct form ``1 - decay**count`` cancels catastrophically for :math:`\beta` near 1: in
     float32, :math:`1 - 0.999^t` comes out with a relative error of ~1e-5 (optax's formula, where
     rounding 0.999 to float32 alone costs 1.3e-5), against ~1e-7 here: a concrete decay's
-    logarithm is taken in float64. The factor is formed at ``count``'s promotion (float32 or wider, so a
-    bf16 moment does not round :math:`\beta^t` to 1) and cast to each leaf's dtype to divide.
+    logarithm is taken in float64. The factor is formed at ``count``'s promotion (float32 or
+    wider, so a bf16 moment does not round :math:`\beta^t` to 1) and cast to each leaf's dtype
+    to divide.
     """
     concrete = validation.concrete_value(decay)
     log_decay = jnp.log(decay) if concrete is None else float(np.log(concrete))  # float64 log

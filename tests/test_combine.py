@@ -9,6 +9,7 @@ import pytest
 
 import gradlab
 from tests import references
+from tests.test_examples import load
 from tests.test_optimizers import W0, jnp_grad, np_grad, trajectory
 
 
@@ -111,25 +112,10 @@ def test_masked_weight_decay_matches_optax():
 # Composition: variants nobody shipped, built from primitives, against numpy
 
 
-def amsgrad_nesterov(lr, b1=0.9, b2=0.999, eps=1e-8):
-    return gradlab.chain(
-        gradlab.divide(
-            gradlab.scale_by_momentum(b1, nesterov=True, form="ema", debias=True),
-            gradlab.chain(
-                gradlab.ema(b2, order=2), gradlab.bias_correction(b2), gradlab.amsgrad_max()
-            ),
-            eps=eps,
-        ),
-        gradlab.scale_by_learning_rate(lr),
-    )
-
-
-def centered_rmsprop_nesterov(lr, rho=0.9, eps=1e-8, mu=0.9):
-    return gradlab.chain(
-        gradlab.scale_by_rms(rho, eps, centered=True),
-        gradlab.scale_by_learning_rate(lr),
-        gradlab.scale_by_momentum(mu, nesterov=True),
-    )
+# The variants are the ones examples/compose_variants.py shows.
+_variants = load("compose_variants")
+amsgrad_nesterov = _variants.amsgrad_nesterov
+centered_rmsprop_nesterov = _variants.centered_rmsprop_nesterov
 
 
 @pytest.mark.parametrize(
@@ -141,9 +127,9 @@ def centered_rmsprop_nesterov(lr, rho=0.9, eps=1e-8, mu=0.9):
             {"lr": 0.05, "eps": 0.1, "nesterov": True},
         ),
         (
-            centered_rmsprop_nesterov(0.01, eps=1e-2, mu=0.8),
+            centered_rmsprop_nesterov(0.01, decay=0.9, momentum=0.8),
             references.centered_rmsprop,
-            {"lr": 0.01, "eps": 1e-2, "mu": 0.8, "nesterov": True},
+            {"lr": 0.01, "eps": 1e-8, "mu": 0.8, "nesterov": True},
         ),
         (
             gradlab.chain(

@@ -257,7 +257,7 @@ def test_defaults_decrease_a_quadratic(name):
         w = gradlab.apply_updates(w, u)
         losses.append(quadratic(w))
     assert losses[-1] < losses[0]
-    assert all(b <= a for a, b in zip(losses, losses[1:])), losses
+    assert all(b <= a for a, b in zip(losses, losses[1:], strict=False)), losses
 
 
 def test_adadelta_default_descends_where_optax_climbs():

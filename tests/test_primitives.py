@@ -44,7 +44,7 @@ def formula_cases():
     for g in GRADS:
         u = np.maximum(b * u, np.abs(g) + 1e-3)
         umax.append(u)
-        mom_prev, mom = mom, g + b * mom
+        _mom_prev, mom = mom, g + b * mom
         heavy.append(mom)
         nest.append(g + b * mom)
     eg = np.zeros_like(PARAMS)
@@ -65,7 +65,7 @@ def formula_cases():
             gradlab.chain(gradlab.ema(b, 2), gradlab.bias_correction(b), gradlab.amsgrad_max()),
             list(vmax),
         ),
-        ("variance", gradlab.ema_variance(b), [vi - mi**2 for mi, vi in zip(m, v)]),
+        ("variance", gradlab.ema_variance(b), [vi - mi**2 for mi, vi in zip(m, v, strict=False)]),
         ("sum_of_squares", gradlab.sum_of_squares(0.1), list(sumsq)),
         ("max_abs", gradlab.max_abs(b, 1e-3), umax),
         ("heavy_ball", gradlab.scale_by_momentum(b), heavy),
@@ -80,12 +80,12 @@ def formula_cases():
         (
             "rms_eps_in",
             gradlab.scale_by_rms(b, 0.1),
-            [g / np.sqrt(x + 0.1) for g, x in zip(GRADS, v)],
+            [g / np.sqrt(x + 0.1) for g, x in zip(GRADS, v, strict=False)],
         ),
         (
             "rms_eps_out",
             gradlab.scale_by_rms(b, 0.1, eps_in_sqrt=False),
-            [g / (np.sqrt(x) + 0.1) for g, x in zip(GRADS, v)],
+            [g / (np.sqrt(x) + 0.1) for g, x in zip(GRADS, v, strict=False)],
         ),
         (
             "rms_centered_debiased",
