@@ -21,6 +21,10 @@ from gradlab.combine import chain as chain
 from gradlab.combine import divide as divide
 from gradlab.combine import masked as masked
 from gradlab.combine import named_chain as named_chain
+from gradlab.hyperparams import InjectState as InjectState
+from gradlab.hyperparams import hyperparams as hyperparams
+from gradlab.hyperparams import inject_hyperparams as inject_hyperparams
+from gradlab.hyperparams import set_hyperparams as set_hyperparams
 from gradlab.optimizers import adadelta as adadelta
 from gradlab.optimizers import adagrad as adagrad
 from gradlab.optimizers import adam as adam
@@ -52,6 +56,7 @@ __all__ = [
     "DivideState",
     "EmptyState",
     "GradientTransformation",
+    "InjectState",
     "MaskedState",
     "OptState",
     "Params",
@@ -72,7 +77,9 @@ __all__ = [
     "divide",
     "ema",
     "ema_variance",
+    "hyperparams",
     "identity",
+    "inject_hyperparams",
     "masked",
     "max_abs",
     "nadam",
@@ -86,6 +93,7 @@ __all__ = [
     "scale_by_rms",
     "scale_by_schedule",
     "scale_by_sum_of_squares",
+    "set_hyperparams",
     "sgd",
     "stateless",
     "sum_of_squares",

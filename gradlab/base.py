@@ -9,7 +9,7 @@ pairs, and ``apply_updates`` adds the final updates to the parameters.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,18 +21,10 @@ Schedule = Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]  # step -> val
 ScalarOrSchedule = float | jax.typing.ArrayLike | Schedule
 
 
-class TransformInitFn(Protocol):
-    """``init(params) -> state``: builds the initial state from the parameters' shapes."""
-
-    def __call__(self, params: Params) -> OptState: ...
-
-
-class TransformUpdateFn(Protocol):
-    """``update(updates, state, params=None, **extra_args) -> (updates, state)``."""
-
-    def __call__(
-        self, updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
-    ) -> tuple[Updates, OptState]: ...
+# init(params) -> state
+TransformInitFn = Callable[[Params], OptState]
+# update(updates, state, params=None, **extra_args) -> (updates, state)
+TransformUpdateFn = Callable[..., tuple[Updates, OptState]]
 
 
 class GradientTransformation(NamedTuple):

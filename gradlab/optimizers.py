@@ -17,6 +17,7 @@ import jax
 
 from gradlab.base import GradientTransformation, ScalarOrSchedule, identity
 from gradlab.combine import chain, divide
+from gradlab.hyperparams import inject_hyperparams
 from gradlab.primitives import (
     add_decayed_weights,
     amsgrad_max,
@@ -40,6 +41,7 @@ def _momentum_or_identity(momentum: ArrayLike | None, nesterov: bool, dtype: Any
     return scale_by_momentum(momentum, nesterov, accumulator_dtype=dtype)
 
 
+@inject_hyperparams
 def sgd(
     learning_rate: ScalarOrSchedule,
     momentum: ArrayLike | None = None,
@@ -81,6 +83,7 @@ def sgd(
     )
 
 
+@inject_hyperparams
 def adagrad(
     learning_rate: ScalarOrSchedule,
     initial_accumulator_value: ArrayLike = 0.1,
@@ -113,6 +116,7 @@ def adagrad(
     )
 
 
+@inject_hyperparams
 def rmsprop(
     learning_rate: ScalarOrSchedule,
     decay: ArrayLike = 0.9,
@@ -166,6 +170,7 @@ def rmsprop(
     )
 
 
+@inject_hyperparams
 def adadelta(
     learning_rate: ScalarOrSchedule | None = None,
     rho: ArrayLike = 0.9,
@@ -208,6 +213,7 @@ def adadelta(
     )
 
 
+@inject_hyperparams
 def adam(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -262,6 +268,7 @@ def adam(
     )
 
 
+@inject_hyperparams
 def nadam(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -300,9 +307,12 @@ def nadam(
     >>> bool(u[0] < 0)
     True
     """
-    return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=True)
+    return adam.__wrapped__(  # type: ignore[attr-defined]  # the undecorated adam
+        learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=True
+    )
 
 
+@inject_hyperparams
 def adamw(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -353,6 +363,7 @@ def adamw(
     )
 
 
+@inject_hyperparams
 def adamax(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -391,6 +402,7 @@ def adamax(
     )
 
 
+@inject_hyperparams
 def amsgrad(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,

@@ -39,7 +39,7 @@ NO_PARAMS_MSG = "{}: update() needs params; call tx.update(grads, state, params)
 class ScaleByScheduleState(NamedTuple):
     """Number of updates done so far, the step at which the schedule is evaluated next."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar (shadows tuple.count)
 
 
 def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
@@ -146,7 +146,7 @@ def scale_by_learning_rate(
 class MomentumState(NamedTuple):
     """The momentum buffer :math:`m_t` and the number of updates done."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar (shadows tuple.count)
     mu: Updates
 
 
@@ -299,7 +299,7 @@ def ema(
 class CountState(NamedTuple):
     """Number of updates done so far (int32 scalar)."""
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar (shadows tuple.count)
 
 
 def bias_correction(decay: jax.typing.ArrayLike) -> GradientTransformation:
@@ -382,7 +382,7 @@ def amsgrad_max() -> GradientTransformation:
 class VarianceState(NamedTuple):
     """Moving averages of the gradient (``mu``) and of its square (``nu``)."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar (shadows tuple.count)
     mu: Updates
     nu: Updates
 

@@ -13,9 +13,9 @@ from tests.conftest import make_tree
 
 
 def run(tx, params, steps=5):
-    state = tx.init(params)
+    state, update = tx.init(params), jax.jit(tx.update)
     for _ in range(steps):
-        u, state = tx.update(jax.tree.map(jnp.sin, params), state, params)
+        u, state = update(jax.tree.map(jnp.sin, params), state, params)
         params = jax.tree.map(lambda p, v: p + v, params, u)
     return params
 

@@ -222,9 +222,12 @@ def test_learning_rate_of_wrong_type():
 
 def test_traced_hyperparameters_are_not_checked():
     """Under vmap a hyperparameter is a tracer: construction must not try to read it."""
-    out = jax.vmap(lambda lr: gradlab.sgd(lr).update(jnp.ones(2), (gradlab.EmptyState(),) * 2)[0])(
-        jnp.array([0.1, 0.2])
-    )
+
+    def step(lr):
+        tx = gradlab.sgd(lr)
+        return tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0]
+
+    out = jax.vmap(step)(jnp.array([0.1, 0.2]))
     np.testing.assert_allclose(out, [[-0.1, -0.1], [-0.2, -0.2]])
 
 
