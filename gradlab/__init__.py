@@ -5,6 +5,7 @@
 >>> state = tx.init({"w": jnp.zeros(3)})
 """
 
+from gradlab import losses as losses
 from gradlab.base import EmptyState as EmptyState
 from gradlab.base import GradientTransformation as GradientTransformation
 from gradlab.base import OptState as OptState
@@ -25,6 +26,25 @@ from gradlab.hyperparams import InjectState as InjectState
 from gradlab.hyperparams import hyperparams as hyperparams
 from gradlab.hyperparams import inject_hyperparams as inject_hyperparams
 from gradlab.hyperparams import set_hyperparams as set_hyperparams
+from gradlab.losses import absolute_error as absolute_error
+from gradlab.losses import binary_cross_entropy as binary_cross_entropy
+from gradlab.losses import gaussian_nll as gaussian_nll
+from gradlab.losses import hinge_loss as hinge_loss
+from gradlab.losses import huber_loss as huber_loss
+from gradlab.losses import kl_divergence as kl_divergence
+from gradlab.losses import kl_divergence_with_log_targets as kl_divergence_with_log_targets
+from gradlab.losses import l1_loss as l1_loss
+from gradlab.losses import l2_loss as l2_loss
+from gradlab.losses import multiclass_hinge_loss as multiclass_hinge_loss
+from gradlab.losses import multiclass_perceptron_loss as multiclass_perceptron_loss
+from gradlab.losses import perceptron_loss as perceptron_loss
+from gradlab.losses import sigmoid_binary_cross_entropy as sigmoid_binary_cross_entropy
+from gradlab.losses import softmax_cross_entropy as softmax_cross_entropy
+from gradlab.losses import (
+    softmax_cross_entropy_with_integer_labels as softmax_cross_entropy_with_integer_labels,
+)
+from gradlab.losses import squared_error as squared_error
+from gradlab.losses import squared_hinge_loss as squared_hinge_loss
 from gradlab.optimizers import adadelta as adadelta
 from gradlab.optimizers import adagrad as adagrad
 from gradlab.optimizers import adam as adam
@@ -63,6 +83,7 @@ __all__ = [
     "ScalarOrSchedule",
     "Schedule",
     "Updates",
+    "absolute_error",
     "adadelta",
     "adagrad",
     "adam",
@@ -73,17 +94,29 @@ __all__ = [
     "amsgrad_max",
     "apply_updates",
     "bias_correction",
+    "binary_cross_entropy",
     "chain",
     "divide",
     "ema",
     "ema_variance",
+    "gaussian_nll",
+    "hinge_loss",
+    "huber_loss",
     "hyperparams",
     "identity",
     "inject_hyperparams",
+    "kl_divergence",
+    "kl_divergence_with_log_targets",
+    "l1_loss",
+    "l2_loss",
+    "losses",
     "masked",
     "max_abs",
+    "multiclass_hinge_loss",
+    "multiclass_perceptron_loss",
     "nadam",
     "named_chain",
+    "perceptron_loss",
     "rmsprop",
     "scale",
     "scale_by_adadelta",
@@ -95,6 +128,11 @@ __all__ = [
     "scale_by_sum_of_squares",
     "set_hyperparams",
     "sgd",
+    "sigmoid_binary_cross_entropy",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_with_integer_labels",
+    "squared_error",
+    "squared_hinge_loss",
     "stateless",
     "sum_of_squares",
 ]
