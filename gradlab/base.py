@@ -74,7 +74,9 @@ def identity() -> GradientTransformation:
         del params
         return EmptyState()
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         return updates, state
 
@@ -102,7 +104,9 @@ def stateless(
         del params
         return EmptyState()
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         return fn(updates, params), state
 
     return GradientTransformation(init, update)

@@ -61,7 +61,9 @@ def chain(*transforms: Any) -> GradientTransformation:
     def init(params: Params) -> tuple[OptState, ...]:
         return tuple(tx.init(params) for tx in transforms)
 
-    def update(updates: Updates, state: OptState, params: Params | None = None, **extra_args):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]:
         if len(state) != len(transforms):
             raise ValueError(
                 f"chain: the state holds {len(state)} stage states but the chain has "
@@ -101,7 +103,9 @@ def named_chain(*transforms: tuple[str, Any]) -> GradientTransformation:
     def init(params: Params) -> dict[str, OptState]:
         return {name: tx.init(params) for name, tx in transforms}
 
-    def update(updates: Updates, state: OptState, params: Params | None = None, **extra_args):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]:
         new_state = {}
         for name, fn in updaters:
             updates, new_state[name] = fn(updates, state[name], params, **extra_args)
@@ -179,7 +183,9 @@ def divide(
     def init(params: Params) -> DivideState:
         return DivideState(numerator.init(params), denominator.init(params))
 
-    def update(updates: Updates, state: OptState, params: Params | None = None, **extra_args):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]:
         num, num_state = numerator_update(updates, state.numerator, params, **extra_args)
         den, den_state = denominator_update(updates, state.denominator, params, **extra_args)
         tree.check_structure("divide", num, den, what="denominator")
@@ -230,7 +236,9 @@ def masked(inner: Any, mask: Any) -> GradientTransformation:
     def init(params: Params) -> MaskedState:
         return MaskedState(inner.init(_mask_out(params, resolve(params))))
 
-    def update(updates: Updates, state: OptState, params: Params | None = None, **extra_args):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]:
         m = resolve(updates)
         inner_params = None if params is None else _mask_out(params, m)
         new, inner_state = inner_update(

@@ -111,7 +111,9 @@ def inject_hyperparams(
             values = evaluate(count, {k: jnp.asarray(v, float_dtype) for k, v in start.items()})
             return InjectState(count, values, build(values).init(params))
 
-        def update(updates: Updates, state: OptState, params: Params | None = None, **extra_args):
+        def update(
+            updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+        ) -> tuple[Updates, OptState]:
             values = evaluate(state.count, state.hyperparams)
             new, inner_state = _updater(build(values))(
                 updates, state.inner_state, params, **extra_args

@@ -45,7 +45,7 @@ Deliberate differences from optax 0.2.8 (values are identical for valid inputs u
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -92,7 +92,7 @@ def _array(fn: str, arg: str, x: jax.typing.ArrayLike) -> jax.Array:
         x = jnp.asarray(x)
     if jnp.issubdtype(x.dtype, jnp.complexfloating):
         raise TypeError(f"{fn}: {arg} must be real, got dtype {x.dtype}. Pass e.g. {arg}.real.")
-    return x
+    return cast(jax.Array, x)  # a numpy array passes as is (no staging op)
 
 
 def _check_broadcast(fn: str, *named_shapes: tuple[str, tuple[int, ...]]) -> None:
@@ -444,6 +444,7 @@ def gaussian_nll(
     validation.check_positive(fn, "precision", precision, "1.0")
     p, t = _pair(fn, "predictions", predictions, "targets", targets)
     beta = _array(fn, "precision", precision)
+    assert t is not None  # targets are required here
     _check_broadcast(fn, ("predictions", p.shape), ("targets", t.shape), ("precision", beta.shape))
     return _gaussian_nll(p, t, beta)
 
@@ -512,7 +513,7 @@ def _softmax_cross_entropy(
     y = y.astype(z.dtype)
     if where is not None:
         if where.ndim != z.ndim:
-            where = jnp.expand_dims(where, axis)
+            where = jnp.expand_dims(where, axis)  # type: ignore[arg-type]  # axis is an int here
         log_probs = jax.nn.log_softmax(z, axis=axis, where=where)
         # Masked entries are -inf; zero them so that labels * log_probs has finite gradients.
         log_probs = jnp.where(where, log_probs, 0.0)

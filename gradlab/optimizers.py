@@ -34,7 +34,9 @@ from gradlab.primitives import (
 ArrayLike = jax.typing.ArrayLike
 
 
-def _momentum_or_identity(momentum: ArrayLike | None, nesterov: bool, dtype: Any = None):
+def _momentum_or_identity(
+    momentum: ArrayLike | None, nesterov: bool, dtype: Any = None
+) -> GradientTransformation:
     """Heavy-ball momentum when ``momentum`` is given; the identity (no state) otherwise."""
     if momentum is None:
         return identity()
@@ -307,7 +309,7 @@ def nadam(
     >>> bool(u[0] < 0)
     True
     """
-    return adam.__wrapped__(  # type: ignore[attr-defined]  # the undecorated adam
+    return adam.__wrapped__(  # the undecorated adam
         learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=True
     )
 

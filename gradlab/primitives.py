@@ -63,7 +63,9 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
         del params
         return EmptyState()
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         return jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, updates), state
 
@@ -98,7 +100,9 @@ def scale_by_schedule(step_size_fn: Any) -> GradientTransformation:
         del params
         return ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         step_size = step_size_fn(state.count)
         updates = jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, updates)
@@ -216,7 +220,9 @@ def scale_by_momentum(
     def init(params: Params) -> MomentumState:
         return MomentumState(jnp.zeros([], jnp.int32), tree.zeros_like(params, accumulator_dtype))
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         tree.check_structure("scale_by_momentum", updates, state.mu)
         count = tree.safe_increment(state.count)
@@ -287,7 +293,9 @@ def ema(
     def init(params: Params) -> EmaState:
         return EmaState(tree.full_like(params, initial_value, dtype))
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         tree.check_structure("ema", updates, state.mu)
         mu = tree.update_moment(updates, state.mu, decay, order)
@@ -328,7 +336,9 @@ def bias_correction(decay: jax.typing.ArrayLike) -> GradientTransformation:
         del params
         return CountState(jnp.zeros([], jnp.int32))
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         count = tree.safe_increment(state.count)
         return tree.bias_correction(updates, decay, count), CountState(count)
@@ -370,7 +380,9 @@ def amsgrad_max() -> GradientTransformation:
     def init(params: Params) -> MaxState:
         return MaxState(tree.zeros_like(params))
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         tree.check_structure("amsgrad_max", updates, state.nu_max)
         nu_max = jax.tree.map(jnp.maximum, state.nu_max, updates)
@@ -428,7 +440,9 @@ def ema_variance(
             jnp.zeros([], jnp.int32), tree.zeros_like(params), tree.full_like(params, initial_scale)
         )
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         tree.check_structure("ema_variance", updates, state.mu)
         count = tree.safe_increment(state.count)
@@ -478,7 +492,9 @@ def sum_of_squares(initial_accumulator_value: jax.typing.ArrayLike = 0.1) -> Gra
     def init(params: Params) -> SumOfSquaresState:
         return SumOfSquaresState(tree.full_like(params, initial_accumulator_value))
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         tree.check_structure("sum_of_squares", updates, state.sum_of_squares)
         total = jax.tree.map(lambda g, s: jnp.square(g) + s, updates, state.sum_of_squares)
@@ -493,7 +509,9 @@ class MaxAbsState(NamedTuple):
     nu: Updates
 
 
-def max_abs(decay: jax.typing.ArrayLike = 0.999, eps: jax.typing.ArrayLike = 1e-8):
+def max_abs(
+    decay: jax.typing.ArrayLike = 0.999, eps: jax.typing.ArrayLike = 1e-8
+) -> GradientTransformation:
     r"""Adamax's infinity norm: :math:`u_t = \max(\beta u_{t-1},\ |g_t| + \epsilon)`, :math:`u_0=0`.
 
     Kingma & Ba write :math:`\max(\beta_2 u_{t-1}, |g_t|)`; the :math:`\epsilon` inside the max
@@ -521,7 +539,9 @@ def max_abs(decay: jax.typing.ArrayLike = 0.999, eps: jax.typing.ArrayLike = 1e-
     def init(params: Params) -> MaxAbsState:
         return MaxAbsState(tree.zeros_like(params))
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         tree.check_structure("max_abs", updates, state.nu)
         nu = jax.tree.map(lambda g, u: jnp.maximum(jnp.abs(g) + eps, decay * u), updates, state.nu)
@@ -689,7 +709,9 @@ def scale_by_adadelta(
     def init(params: Params) -> AdadeltaState:
         return AdadeltaState(tree.zeros_like(params), tree.zeros_like(params))
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         del params
         tree.check_structure("scale_by_adadelta", updates, state.e_g)
         e_g = tree.update_moment(updates, state.e_g, rho, 2)
@@ -742,7 +764,9 @@ def add_decayed_weights(
             else EmptyState()
         )
 
-    def update(updates: Updates, state: OptState, params: Params | None = None):
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
         if not callable(weight_decay) and validation.concrete_value(weight_decay) == 0:
             return updates, state  # nothing to add: params are not needed
         if params is None:

@@ -19,16 +19,11 @@ def zeros_like(tree: Any, dtype: jax.typing.DTypeLike | None = None) -> Any:
     return jax.tree.map(lambda x: jnp.zeros_like(x, dtype=dtype), tree)
 
 
-def full_like(tree: Any, value: jax.typing.ArrayLike, dtype: jax.typing.DTypeLike | None = None):
+def full_like(
+    tree: Any, value: jax.typing.ArrayLike, dtype: jax.typing.DTypeLike | None = None
+) -> Any:
     """A tree filled with ``value``, with the shapes (and dtypes, unless given) of ``tree``."""
     return jax.tree.map(lambda x: jnp.full_like(x, value, dtype=dtype), tree)
-
-
-def cast(tree: Any, dtype: jax.typing.DTypeLike | None) -> Any:
-    """Casts every leaf to ``dtype``; ``dtype=None`` leaves the tree as it is."""
-    if dtype is None:
-        return tree
-    return jax.tree.map(lambda x: jnp.asarray(x).astype(dtype), tree)
 
 
 def cast_like(tree: Any, reference: Any) -> Any:
