@@ -6,6 +6,7 @@
 """
 
 from gradlab import losses as losses
+from gradlab import schedules as schedules
 from gradlab.base import EmptyState as EmptyState
 from gradlab.base import GradientTransformation as GradientTransformation
 from gradlab.base import OptState as OptState
@@ -69,6 +70,23 @@ from gradlab.primitives import scale_by_rms as scale_by_rms
 from gradlab.primitives import scale_by_schedule as scale_by_schedule
 from gradlab.primitives import scale_by_sum_of_squares as scale_by_sum_of_squares
 from gradlab.primitives import sum_of_squares as sum_of_squares
+from gradlab.schedules import constant_schedule as constant_schedule
+from gradlab.schedules import cosine_decay_schedule as cosine_decay_schedule
+from gradlab.schedules import cosine_onecycle_schedule as cosine_onecycle_schedule
+from gradlab.schedules import cyclic_schedule as cyclic_schedule
+from gradlab.schedules import exponential_decay as exponential_decay
+from gradlab.schedules import inverse_time_decay as inverse_time_decay
+from gradlab.schedules import join_schedules as join_schedules
+from gradlab.schedules import linear_onecycle_schedule as linear_onecycle_schedule
+from gradlab.schedules import linear_schedule as linear_schedule
+from gradlab.schedules import linear_warmup as linear_warmup
+from gradlab.schedules import piecewise_constant_schedule as piecewise_constant_schedule
+from gradlab.schedules import piecewise_interpolate_schedule as piecewise_interpolate_schedule
+from gradlab.schedules import polynomial_schedule as polynomial_schedule
+from gradlab.schedules import sgdr_schedule as sgdr_schedule
+from gradlab.schedules import warmup_constant_schedule as warmup_constant_schedule
+from gradlab.schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
+from gradlab.schedules import warmup_exponential_decay_schedule as warmup_exponential_decay_schedule
 
 __version__ = "0.1.0"
 
@@ -96,19 +114,29 @@ __all__ = [
     "bias_correction",
     "binary_cross_entropy",
     "chain",
+    "constant_schedule",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
+    "cyclic_schedule",
     "divide",
     "ema",
     "ema_variance",
+    "exponential_decay",
     "gaussian_nll",
     "hinge_loss",
     "huber_loss",
     "hyperparams",
     "identity",
     "inject_hyperparams",
+    "inverse_time_decay",
+    "join_schedules",
     "kl_divergence",
     "kl_divergence_with_log_targets",
     "l1_loss",
     "l2_loss",
+    "linear_onecycle_schedule",
+    "linear_schedule",
+    "linear_warmup",
     "losses",
     "masked",
     "max_abs",
@@ -117,6 +145,9 @@ __all__ = [
     "nadam",
     "named_chain",
     "perceptron_loss",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "polynomial_schedule",
     "rmsprop",
     "scale",
     "scale_by_adadelta",
@@ -126,8 +157,10 @@ __all__ = [
     "scale_by_rms",
     "scale_by_schedule",
     "scale_by_sum_of_squares",
+    "schedules",
     "set_hyperparams",
     "sgd",
+    "sgdr_schedule",
     "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
@@ -135,4 +168,7 @@ __all__ = [
     "squared_hinge_loss",
     "stateless",
     "sum_of_squares",
+    "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
 ]
