@@ -79,6 +79,8 @@ def inject_hyperparams(
     """
     if factory is None:
         return functools.partial(inject_hyperparams, static_args=static_args)
+    if getattr(factory, "_injects_hyperparams", False):
+        return factory  # a gradlab alias already keeps its hyperparameters in its state
     static_names = frozenset(static_args)
     signature = inspect.signature(factory)
 
@@ -123,6 +125,7 @@ def inject_hyperparams(
 
         return GradientTransformation(init, update)
 
+    wrapped._injects_hyperparams = True  # type: ignore[attr-defined]
     return wrapped
 
 

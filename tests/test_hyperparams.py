@@ -135,3 +135,20 @@ def test_low_precision_params_keep_dtype_with_float32_hyperparameters(name):
     assert gradlab.apply_updates(params, u)["w"].dtype == jnp.bfloat16
     for leaf in jax.tree.leaves(state.inner_state):
         assert leaf.dtype in (jnp.bfloat16, jnp.int32), leaf.dtype
+
+
+def test_inject_hyperparams_of_an_alias_or_a_custom_chain():
+    assert gradlab.inject_hyperparams(gradlab.adam) is gradlab.adam  # already injected
+
+    def my_optimizer(learning_rate, decay=0.9):
+        return gradlab.chain(
+            gradlab.scale_by_rms(decay), gradlab.scale_by_learning_rate(learning_rate)
+        )
+
+    tx = gradlab.inject_hyperparams(my_optimizer)(0.1)
+    state = tx.init(jnp.ones(2))
+    assert sorted(gradlab.hyperparams(state)) == ["decay", "learning_rate"]
+    state = gradlab.set_hyperparams(state, learning_rate=0.2)
+    u, _ = tx.update(jnp.ones(2), state)
+    expected, _ = my_optimizer(0.2).update(jnp.ones(2), my_optimizer(0.2).init(jnp.ones(2)))
+    chex.assert_trees_all_close(u, expected, rtol=1e-6)
