@@ -189,7 +189,7 @@ def divide(
         num, num_state = numerator_update(updates, state.numerator, params, **extra_args)
         den, den_state = denominator_update(updates, state.denominator, params, **extra_args)
         tree.check_structure("divide", num, den, what="denominator")
-        out = jax.tree.map(ratio, num, den)
+        out = jax.tree.map(lambda n, d: ratio(n, d).astype(n.dtype), num, den)
         return out, DivideState(num_state, den_state)
 
     return GradientTransformation(init, update)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import tree
+from gradlab import tree, validation
 from gradlab.base import GradientTransformation, OptState, Params, Updates
 from gradlab.combine import _updater
 
@@ -48,6 +48,7 @@ def inject_hyperparams(
     factory: Callable[..., GradientTransformation] | None = None,
     *,
     static_args: Iterable[str] = ("mask", "weight_decay_mask"),
+    checks: Mapping[str, Callable[[str, str, Any], None]] | None = None,
 ) -> Any:
     r"""Moves a factory's numeric hyperparameters into the state of what it builds.
 
@@ -63,6 +64,8 @@ def inject_hyperparams(
       factory: a function returning a GradientTransformation, e.g. a custom chain. With no
         factory, returns a decorator.
       static_args: argument names never injected (masks, which are callables but not schedules).
+      checks: ``{argument name: check(fn_name, arg_name, value)}`` run on concrete, non-schedule
+        arguments at construction, so errors name the factory's own arguments.
 
     Returns:
       A factory with ``factory``'s signature whose transformations keep an ``InjectState``.
@@ -78,7 +81,7 @@ def inject_hyperparams(
     0.5
     """
     if factory is None:
-        return functools.partial(inject_hyperparams, static_args=static_args)
+        return functools.partial(inject_hyperparams, static_args=static_args, checks=checks)
     if getattr(factory, "_injects_hyperparams", False):
         return factory  # a gradlab alias already keeps its hyperparameters in its state
     static_names = frozenset(static_args)
@@ -89,15 +92,32 @@ def inject_hyperparams(
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         arguments = dict(bound.arguments)
+        for name, check in (checks or {}).items():
+            value = arguments.get(name, None)
+            optional = name in signature.parameters and signature.parameters[name].default is None
+            if name in arguments and not callable(value) and not (value is None and optional):
+                check(factory.__name__, name, value)
         factory(**arguments)  # validates concrete values now, at construction
         injected = {
             k: v for k, v in arguments.items() if k not in static_names and _is_hyperparameter(v)
         }
+        for k, v in injected.items():  # each is stored as one scalar in the state
+            validation.check_scalar(factory.__name__, k, v)
         fixed = {k: v for k, v in arguments.items() if k not in injected}
+
+        def scheduled(name: str, schedule: Callable, count: jax.Array) -> jax.Array:
+            value = jnp.asarray(schedule(count))
+            if value.shape != ():
+                raise ValueError(
+                    f"{factory.__name__}: the schedule given as {name} returned shape "
+                    f"{value.shape} for a scalar step; it must return a scalar. Reduce it, "
+                    f"e.g. {name}=lambda t: my_schedule(t).squeeze()."
+                )
+            return value
 
         def evaluate(count: jax.Array, current: dict[str, jax.Array]) -> dict[str, jax.Array]:
             return {
-                k: jnp.asarray(v(count), current[k].dtype) if callable(v) else current[k]
+                k: scheduled(k, v, count).astype(current[k].dtype) if callable(v) else current[k]
                 for k, v in injected.items()
             }
 
@@ -105,6 +125,7 @@ def inject_hyperparams(
             return factory(**fixed, **values)
 
         def init(params: Params) -> InjectState:
+            tree.check_float_leaves(factory.__name__, params, "params")
             count = jnp.zeros([], jnp.int32)
             float_dtype = jnp.asarray(0.0).dtype  # float32, or float64 under x64
             start = {
@@ -116,6 +137,9 @@ def inject_hyperparams(
         def update(
             updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
         ) -> tuple[Updates, OptState]:
+            tree.check_float_leaves(factory.__name__, updates, "gradient")
+            if params is not None:
+                tree.check_structure(factory.__name__, updates, params, what="params")
             values = evaluate(state.count, state.hyperparams)
             new, inner_state = _updater(build(values))(
                 updates, state.inner_state, params, **extra_args

@@ -11,10 +11,13 @@ over 200 jitted steps on a mixed pytree (rtol 1e-10 in float64, 1e-4 in float32)
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import jax
 
+from gradlab import validation
 from gradlab.base import GradientTransformation, ScalarOrSchedule, identity
 from gradlab.combine import chain, divide
 from gradlab.hyperparams import inject_hyperparams
@@ -33,6 +36,23 @@ from gradlab.primitives import (
 
 ArrayLike = jax.typing.ArrayLike
 
+# Each alias checks its own arguments under their own names ("adam: b1 must be in [0, 1)...").
+_ARGUMENT_CHECKS: dict[str, Callable[[str, str, Any], None]] = {
+    "learning_rate": lambda fn, _, v: validation.check_learning_rate(fn, v),
+    **{k: validation.check_unit_interval for k in ("b1", "b2", "decay", "rho", "momentum")},
+    **{
+        k: functools.partial(validation.check_non_negative, example=example)
+        for k, example in [
+            ("eps", "1e-8"),
+            ("eps_root", "0.0"),
+            ("weight_decay", "1e-4"),
+            ("initial_accumulator_value", "0.1"),
+            ("initial_scale", "0.0"),
+        ]
+    },
+}
+_alias = functools.partial(inject_hyperparams, checks=_ARGUMENT_CHECKS)
+
 
 def _momentum_or_identity(
     momentum: ArrayLike | None, nesterov: bool, dtype: Any = None
@@ -43,7 +63,7 @@ def _momentum_or_identity(
     return scale_by_momentum(momentum, nesterov, accumulator_dtype=dtype)
 
 
-@inject_hyperparams
+@_alias
 def sgd(
     learning_rate: ScalarOrSchedule,
     momentum: ArrayLike | None = None,
@@ -85,7 +105,7 @@ def sgd(
     )
 
 
-@inject_hyperparams
+@_alias
 def adagrad(
     learning_rate: ScalarOrSchedule,
     initial_accumulator_value: ArrayLike = 0.1,
@@ -118,7 +138,7 @@ def adagrad(
     )
 
 
-@inject_hyperparams
+@_alias
 def rmsprop(
     learning_rate: ScalarOrSchedule,
     decay: ArrayLike = 0.9,
@@ -172,7 +192,7 @@ def rmsprop(
     )
 
 
-@inject_hyperparams
+@_alias
 def adadelta(
     learning_rate: ScalarOrSchedule | None = None,
     rho: ArrayLike = 0.9,
@@ -215,7 +235,7 @@ def adadelta(
     )
 
 
-@inject_hyperparams
+@_alias
 def adam(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -225,6 +245,7 @@ def adam(
     mu_dtype: Any | None = None,
     *,
     nesterov: bool = False,
+    nu_dtype: Any | None = None,
 ) -> GradientTransformation:
     r"""Adam: a debiased momentum divided by the root of a debiased second moment.
 
@@ -245,6 +266,8 @@ def adam(
       eps_root: :math:`\bar\epsilon`, inside the root; default 0.
       mu_dtype: dtype of the stored first moment (``None``: the params').
       nesterov: use Nesterov's look-ahead first moment.
+      nu_dtype: dtype of the stored second moment (``None``: the params', float32 for float16
+        params). Not in optax (its issue #1552). The arithmetic runs in float32 or wider.
 
     References:
       Kingma & Ba, `Adam: A Method for Stochastic Optimization
@@ -262,7 +285,7 @@ def adam(
             scale_by_momentum(  # m̂_t
                 b1, nesterov, form="ema", debias=True, accumulator_dtype=mu_dtype
             ),
-            chain(ema(b2, order=2), bias_correction(b2)),  # v̂_t
+            chain(ema(b2, order=2, dtype=nu_dtype), bias_correction(b2)),  # v̂_t
             eps=eps,
             eps_root=eps_root,
         ),
@@ -270,7 +293,7 @@ def adam(
     )
 
 
-@inject_hyperparams
+@_alias
 def nadam(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -278,6 +301,8 @@ def nadam(
     eps: ArrayLike = 1e-8,
     eps_root: ArrayLike = 0.0,
     mu_dtype: Any | None = None,
+    *,
+    nu_dtype: Any | None = None,
 ) -> GradientTransformation:
     r"""Nadam: Adam with Nesterov's look-ahead first moment (Dozat 2016).
 
@@ -297,6 +322,7 @@ def nadam(
       eps: :math:`\epsilon`, outside the root; default 1e-8.
       eps_root: :math:`\bar\epsilon`, inside the root; default 0.
       mu_dtype: dtype of the stored first moment.
+      nu_dtype: dtype of the stored second moment (see :func:`adam`).
 
     References:
       Dozat, `Incorporating Nesterov Momentum into Adam
@@ -310,11 +336,11 @@ def nadam(
     True
     """
     return adam.__wrapped__(  # the undecorated adam
-        learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=True
+        learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=True, nu_dtype=nu_dtype
     )
 
 
-@inject_hyperparams
+@_alias
 def adamw(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -326,6 +352,7 @@ def adamw(
     mask: Any | None = None,
     *,
     nesterov: bool = False,
+    nu_dtype: Any | None = None,
 ) -> GradientTransformation:
     r"""AdamW: Adam with decoupled weight decay.
 
@@ -338,7 +365,7 @@ def adamw(
 
     Args:
       learning_rate: :math:`\alpha_t`, a number or a schedule.
-      b1, b2, eps, eps_root, mu_dtype, nesterov: as in :func:`adam`.
+      b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype: as in :func:`adam`.
       weight_decay: :math:`\lambda \ge 0`; default 1e-4 (optax).
       mask: tree of bools (or function of params) selecting the leaves to decay.
 
@@ -356,7 +383,7 @@ def adamw(
     return chain(
         divide(  # m̂_t / (sqrt(v̂_t + eps_root) + eps)
             scale_by_momentum(b1, nesterov, form="ema", debias=True, accumulator_dtype=mu_dtype),
-            chain(ema(b2, order=2), bias_correction(b2)),
+            chain(ema(b2, order=2, dtype=nu_dtype), bias_correction(b2)),
             eps=eps,
             eps_root=eps_root,
         ),
@@ -365,7 +392,7 @@ def adamw(
     )
 
 
-@inject_hyperparams
+@_alias
 def adamax(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -404,7 +431,7 @@ def adamax(
     )
 
 
-@inject_hyperparams
+@_alias
 def amsgrad(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -414,6 +441,8 @@ def amsgrad(
     mu_dtype: Any | None = None,
     bias_correction_mu: bool = True,
     bias_correction_nu: bool = True,
+    *,
+    nu_dtype: Any | None = None,
 ) -> GradientTransformation:
     r"""AMSGrad: Adam whose denominator never shrinks.
 
@@ -428,7 +457,7 @@ def amsgrad(
 
     Args:
       learning_rate: :math:`\alpha_t`, a number or a schedule.
-      b1, b2, eps, eps_root, mu_dtype: as in :func:`adam`.
+      b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`adam`.
       bias_correction_mu: debias the first moment.
       bias_correction_nu: debias the second moment before the maximum.
 
@@ -448,7 +477,7 @@ def amsgrad(
                 b1, form="ema", debias=bias_correction_mu, accumulator_dtype=mu_dtype
             ),
             chain(  # v̂max_t
-                ema(b2, order=2),
+                ema(b2, order=2, dtype=nu_dtype),
                 bias_correction(b2) if bias_correction_nu else identity(),
                 amsgrad_max(),
             ),

@@ -242,7 +242,7 @@ def scale_by_momentum(
                 if nesterov
                 else m_hat
             )
-        return out, MomentumState(count, tree.cast_like(mu, state.mu))
+        return tree.cast_like(out, updates), MomentumState(count, tree.cast_like(mu, state.mu))
 
     return GradientTransformation(init, update)
 
@@ -272,7 +272,9 @@ def ema(
       order: :math:`k`: 1 for the first moment, 2 for the uncentered second moment.
       initial_value: :math:`c`, the initial accumulator (RMSProp's ``initial_scale``: 0 in
         PyTorch and Keras, 1 in TF1).
-      dtype: dtype of the stored average; ``None`` keeps the params' dtype.
+      dtype: dtype of the stored average; ``None`` keeps the params' dtype, except that a second
+        moment of float16 params is stored in float32 (squares above 65504 overflow float16).
+        The arithmetic runs in float32 or wider either way.
 
     Returns:
       A GradientTransformation whose output is :math:`m_t` (not bias-corrected: chain
@@ -291,6 +293,8 @@ def ema(
     validation.check_choice("ema", "order", order, (1, 2))
 
     def init(params: Params) -> EmaState:
+        if order == 2:  # squares: float16 params accumulate in float32 (see tree.wide_dtype)
+            return EmaState(tree.full_like_wide(params, initial_value, dtype))
         return EmaState(tree.full_like(params, initial_value, dtype))
 
     def update(
@@ -298,8 +302,8 @@ def ema(
     ) -> tuple[Updates, OptState]:
         del params
         tree.check_structure("ema", updates, state.mu)
-        mu = tree.update_moment(updates, state.mu, decay, order)
-        return mu, EmaState(tree.cast_like(mu, state.mu))
+        mu = tree.cast_like(tree.update_moment(updates, state.mu, decay, order), state.mu)
+        return mu, EmaState(mu)
 
     return GradientTransformation(init, update)
 
@@ -378,15 +382,15 @@ def amsgrad_max() -> GradientTransformation:
     """
 
     def init(params: Params) -> MaxState:
-        return MaxState(tree.zeros_like(params))
+        return MaxState(tree.full_like_wide(params, 0.0))
 
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
         del params
         tree.check_structure("amsgrad_max", updates, state.nu_max)
-        nu_max = jax.tree.map(jnp.maximum, state.nu_max, updates)
-        return nu_max, MaxState(tree.cast_like(nu_max, state.nu_max))
+        nu_max = tree.cast_like(jax.tree.map(jnp.maximum, state.nu_max, updates), state.nu_max)
+        return nu_max, MaxState(nu_max)
 
     return GradientTransformation(init, update)
 
@@ -437,7 +441,9 @@ def ema_variance(
 
     def init(params: Params) -> VarianceState:
         return VarianceState(
-            jnp.zeros([], jnp.int32), tree.zeros_like(params), tree.full_like(params, initial_scale)
+            jnp.zeros([], jnp.int32),
+            tree.zeros_like(params),
+            tree.full_like_wide(params, initial_scale),
         )
 
     def update(
@@ -455,6 +461,7 @@ def ema_variance(
                 tree.bias_correction(nu, decay, count),
             )
         variance = jax.tree.map(lambda m, v: v - jnp.square(m), m_hat, v_hat)
+        variance = tree.cast_like(variance, state.nu)
         new_state = VarianceState(count, tree.cast_like(mu, state.mu), tree.cast_like(nu, state.nu))
         return variance, new_state
 
@@ -490,15 +497,18 @@ def sum_of_squares(initial_accumulator_value: jax.typing.ArrayLike = 0.1) -> Gra
     )
 
     def init(params: Params) -> SumOfSquaresState:
-        return SumOfSquaresState(tree.full_like(params, initial_accumulator_value))
+        return SumOfSquaresState(tree.full_like_wide(params, initial_accumulator_value))
 
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
         del params
         tree.check_structure("sum_of_squares", updates, state.sum_of_squares)
-        total = jax.tree.map(lambda g, s: jnp.square(g) + s, updates, state.sum_of_squares)
-        return total, SumOfSquaresState(tree.cast_like(total, state.sum_of_squares))
+        total = jax.tree.map(
+            lambda g, s: jnp.square(tree.upcast(g)) + s, updates, state.sum_of_squares
+        )
+        total = tree.cast_like(total, state.sum_of_squares)
+        return total, SumOfSquaresState(total)
 
     return GradientTransformation(init, update)
 
@@ -707,7 +717,7 @@ def scale_by_adadelta(
     validation.check_non_negative("scale_by_adadelta", "eps", eps, "1e-6")
 
     def init(params: Params) -> AdadeltaState:
-        return AdadeltaState(tree.zeros_like(params), tree.zeros_like(params))
+        return AdadeltaState(tree.full_like_wide(params, 0.0), tree.full_like_wide(params, 0.0))
 
     def update(
         updates: Updates, state: OptState, params: Params | None = None
@@ -716,7 +726,10 @@ def scale_by_adadelta(
         tree.check_structure("scale_by_adadelta", updates, state.e_g)
         e_g = tree.update_moment(updates, state.e_g, rho, 2)
         step = jax.tree.map(
-            lambda g, eg, ex: jnp.sqrt(ex + eps) / jnp.sqrt(eg + eps) * g, updates, e_g, state.e_x
+            lambda g, eg, ex: (jnp.sqrt(ex + eps) / jnp.sqrt(eg + eps) * g).astype(g.dtype),
+            updates,
+            e_g,
+            state.e_x,
         )
         e_x = tree.update_moment(step, state.e_x, rho, 2)
         return step, AdadeltaState(tree.cast_like(e_g, state.e_g), tree.cast_like(e_x, state.e_x))
@@ -769,7 +782,7 @@ def add_decayed_weights(
     ) -> tuple[Updates, OptState]:
         if not callable(weight_decay) and validation.concrete_value(weight_decay) == 0:
             return updates, state  # nothing to add: params are not needed
-        if params is None:
+        if params is None and jax.tree.leaves(updates):
             raise ValueError(NO_PARAMS_MSG.format("add_decayed_weights"))
         if callable(weight_decay):
             decay = weight_decay(state.count)

@@ -26,8 +26,7 @@ def concrete_value(value: Any) -> np.ndarray | None:
 def _number(fn: str, arg: str, value: Any, example: str) -> np.ndarray | None:
     """``concrete_value``, raising TypeError for a value that is not a number at all."""
     if isinstance(value, (str, bytes)) or (
-        value is not None
-        and not callable(value)
+        not callable(value)
         and not isinstance(value, jax.core.Tracer)
         and concrete_value(value) is None
     ):
@@ -72,6 +71,16 @@ def check_learning_rate(fn: str, value: Any) -> None:
         )
     if not callable(value):
         check_non_negative(fn, "learning_rate", value, "1e-3")
+
+
+def check_scalar(fn: str, arg: str, value: Any) -> None:
+    """Raises unless ``value`` (when concrete) is a scalar."""
+    v = concrete_value(value)
+    if v is not None and v.ndim != 0:
+        raise ValueError(
+            f"{fn}: {arg} must be a scalar, got shape {v.shape}. Pass one value; to try several "
+            "at once, build the optimizer inside jax.vmap over them."
+        )
 
 
 def check_choice(fn: str, arg: str, value: Any, choices: tuple[Any, ...]) -> None:
