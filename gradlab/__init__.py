@@ -23,6 +23,10 @@ from gradlab.combine import chain as chain
 from gradlab.combine import divide as divide
 from gradlab.combine import masked as masked
 from gradlab.combine import named_chain as named_chain
+from gradlab.groups import PartitionState as PartitionState
+from gradlab.groups import param_groups as param_groups
+from gradlab.groups import param_paths as param_paths
+from gradlab.groups import partition as partition
 from gradlab.hyperparams import InjectState as InjectState
 from gradlab.hyperparams import hyperparams as hyperparams
 from gradlab.hyperparams import inject_hyperparams as inject_hyperparams
@@ -87,20 +91,36 @@ from gradlab.schedules import sgdr_schedule as sgdr_schedule
 from gradlab.schedules import warmup_constant_schedule as warmup_constant_schedule
 from gradlab.schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
 from gradlab.schedules import warmup_exponential_decay_schedule as warmup_exponential_decay_schedule
+from gradlab.wrappers import ApplyIfFiniteState as ApplyIfFiniteState
+from gradlab.wrappers import MultiSteps as MultiSteps
+from gradlab.wrappers import MultiStepsState as MultiStepsState
+from gradlab.wrappers import MultiStepsTransformation as MultiStepsTransformation
+from gradlab.wrappers import ZeroNansState as ZeroNansState
+from gradlab.wrappers import apply_if_finite as apply_if_finite
+from gradlab.wrappers import freeze as freeze
+from gradlab.wrappers import multi_steps as multi_steps
+from gradlab.wrappers import set_to_zero as set_to_zero
+from gradlab.wrappers import zero_nans as zero_nans
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApplyIfFiniteState",
     "DivideState",
     "EmptyState",
     "GradientTransformation",
     "InjectState",
     "MaskedState",
+    "MultiSteps",
+    "MultiStepsState",
+    "MultiStepsTransformation",
     "OptState",
     "Params",
+    "PartitionState",
     "ScalarOrSchedule",
     "Schedule",
     "Updates",
+    "ZeroNansState",
     "absolute_error",
     "adadelta",
     "adagrad",
@@ -110,6 +130,7 @@ __all__ = [
     "add_decayed_weights",
     "amsgrad",
     "amsgrad_max",
+    "apply_if_finite",
     "apply_updates",
     "bias_correction",
     "binary_cross_entropy",
@@ -122,6 +143,7 @@ __all__ = [
     "ema",
     "ema_variance",
     "exponential_decay",
+    "freeze",
     "gaussian_nll",
     "hinge_loss",
     "huber_loss",
@@ -140,10 +162,14 @@ __all__ = [
     "losses",
     "masked",
     "max_abs",
+    "multi_steps",
     "multiclass_hinge_loss",
     "multiclass_perceptron_loss",
     "nadam",
     "named_chain",
+    "param_groups",
+    "param_paths",
+    "partition",
     "perceptron_loss",
     "piecewise_constant_schedule",
     "piecewise_interpolate_schedule",
@@ -159,6 +185,7 @@ __all__ = [
     "scale_by_sum_of_squares",
     "schedules",
     "set_hyperparams",
+    "set_to_zero",
     "sgd",
     "sgdr_schedule",
     "sigmoid_binary_cross_entropy",
@@ -171,4 +198,5 @@ __all__ = [
     "warmup_constant_schedule",
     "warmup_cosine_decay_schedule",
     "warmup_exponential_decay_schedule",
+    "zero_nans",
 ]

@@ -1,0 +1,410 @@
+r"""Wrappers: transformations that decide whether, and on what, another transformation runs.
+
+``apply_if_finite`` skips steps whose gradient holds a NaN or an Inf; ``multi_steps`` averages
+the gradients of :math:`k` micro-batches and runs the wrapped optimizer once on their mean;
+``zero_nans``, ``set_to_zero`` and ``freeze`` are the stateless (or nearly so) helpers around
+them. The wrapped transformation runs inside ``jax.lax.cond``: on a skipped step it is not
+called at all, so its state (step counts, schedules, moments) stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradlab import tree, validation
+from gradlab.base import EmptyState, GradientTransformation, OptState, Params, Updates
+from gradlab.combine import _updater, masked
+
+
+def _check_count(fn: str, arg: str, value: Any, minimum: int, example: str) -> None:
+    """Raises unless ``value`` (when concrete) is an int >= ``minimum``; tracers pass."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if is_int and value >= minimum:
+        return
+    numeric = not isinstance(value, (str, bytes)) and validation.concrete_value(value) is not None
+    raise (ValueError if numeric else TypeError)(
+        f"{fn}: {arg} must be an int >= {minimum}, got {type(value).__name__} {value!r}. "
+        f"Pass e.g. {arg}={example}."
+    )
+
+
+def _run_or_skip(
+    run: jax.Array,
+    inner_update: Callable[..., tuple[Updates, OptState]],
+    updates: Updates,
+    inner_state: OptState,
+    params: Params | None,
+    extra_args: dict[str, Any],
+) -> tuple[Updates, OptState]:
+    """``inner_update`` where ``run`` is True; zero updates and ``inner_state`` otherwise.
+
+    A ``jax.lax.cond``: the skipped branch never calls ``inner_update``, so the inner state is
+    returned as it came in (under ``vmap`` both branches run and the results are selected).
+    """
+
+    def call() -> tuple[Updates, OptState]:
+        return inner_update(updates, inner_state, params, **extra_args)
+
+    def apply() -> tuple[Updates, OptState]:
+        new_updates, new_state = call()
+        # Keep the state's dtypes, so that both branches of the cond have the same types.
+        new_state = jax.tree.map(
+            lambda n, o: n if jnp.result_type(n) == jnp.result_type(o) else n.astype(o.dtype),
+            new_state,
+            inner_state,
+        )
+        return new_updates, new_state
+
+    def skip() -> tuple[Updates, OptState]:
+        shapes = jax.eval_shape(call)[0]  # the inner updates' shapes and dtypes, not computed
+        return tree.zeros_like(shapes), inner_state
+
+    return jax.lax.cond(run, apply, skip)
+
+
+# ---------------------------------------------------------------------------------------------
+# Skipping non-finite steps
+
+
+class ApplyIfFiniteState(NamedTuple):
+    """Counters of non-finite steps and the wrapped transformation's state."""
+
+    notfinite_count: jax.Array  # int32: consecutive non-finite steps, up to the latest one
+    last_finite: jax.Array  # bool: whether the latest step's updates were all finite
+    total_notfinite: jax.Array  # int32: non-finite steps in all
+    inner_state: OptState
+
+
+def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransformation:
+    r"""Runs ``inner`` only on finite updates; gives up after too many bad steps in a row.
+
+    With :math:`c_t` the number of consecutive steps, up to :math:`t`, whose updates hold a
+    NaN or an Inf in any leaf, and :math:`N` = ``max_consecutive_errors``:
+
+    .. math::
+        (u_t, S_t) = \begin{cases}
+            f(g_t, S_{t-1}) & \text{if } g_t \text{ is finite or } c_t > N \\
+            (0, S_{t-1}) & \text{otherwise}
+        \end{cases}
+
+    A skipped step returns zero updates and leaves the inner state as it was (its step count
+    and schedules included): a run with skipped steps ends where the same run without them
+    would. After more than :math:`N` consecutive bad steps the updates pass through, NaNs
+    included, as in optax, so that a training run that keeps failing fails loudly.
+
+    Args:
+      inner: the transformation to protect (a gradlab or optax optimizer).
+      max_consecutive_errors: :math:`N`, an int >= 0: how many non-finite steps in a row are
+        skipped. Use a large value to skip every non-finite step.
+
+    Returns:
+      A GradientTransformation with state ``ApplyIfFiniteState(notfinite_count, last_finite,
+      total_notfinite, inner_state)``.
+
+    References:
+      Matches: ``optax.apply_if_finite`` (same state fields, same rule; the skipped branch is
+      a ``lax.cond`` and returns zeros with the dtypes of the inner updates).
+
+    >>> import jax.numpy as jnp, gradlab
+    >>> from gradlab import wrappers
+    >>> tx = wrappers.apply_if_finite(gradlab.sgd(0.1), max_consecutive_errors=2)
+    >>> updates, state = tx.update(jnp.array([1.0, jnp.nan]), tx.init(jnp.zeros(2)))
+    >>> updates, int(state.notfinite_count)
+    (Array([0., 0.], dtype=float32), 1)
+    """
+    _check_count("apply_if_finite", "max_consecutive_errors", max_consecutive_errors, 0, "5")
+    inner_update = _updater(inner)
+
+    def init(params: Params) -> ApplyIfFiniteState:
+        return ApplyIfFiniteState(
+            notfinite_count=jnp.zeros([], jnp.int32),
+            last_finite=jnp.array(True),
+            total_notfinite=jnp.zeros([], jnp.int32),
+            inner_state=inner.init(params),
+        )
+
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]:
+        leaf_finite = jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), updates)
+        finite = jax.tree.reduce(jnp.logical_and, leaf_finite, jnp.array(True))
+        notfinite_count = jnp.where(
+            finite, jnp.zeros([], jnp.int32), tree.safe_increment(state.notfinite_count)
+        )
+        run = jnp.logical_or(finite, notfinite_count > max_consecutive_errors)
+        new_updates, inner_state = _run_or_skip(
+            run, inner_update, updates, state.inner_state, params, extra_args
+        )
+        return new_updates, ApplyIfFiniteState(
+            notfinite_count=notfinite_count,
+            last_finite=finite,
+            total_notfinite=jnp.where(
+                finite, state.total_notfinite, tree.safe_increment(state.total_notfinite)
+            ),
+            inner_state=inner_state,
+        )
+
+    return GradientTransformation(init, update)
+
+
+class ZeroNansState(NamedTuple):
+    """Per leaf, a bool scalar: whether the latest updates held a NaN there."""
+
+    found_nan: Any
+
+
+def zero_nans() -> GradientTransformation:
+    r"""Replaces each NaN entry of the updates by 0 and passes the others unchanged.
+
+    .. math:: u_i = \begin{cases} 0 & g_i = \text{NaN} \\ g_i & \text{otherwise} \end{cases}
+
+    Infinities pass unchanged (use :func:`apply_if_finite` to skip them).
+
+    Args:
+      (none)
+
+    Returns:
+      A GradientTransformation with state ``ZeroNansState(found_nan)``: a tree shaped like the
+      params with one bool scalar per leaf, True where the latest updates held a NaN.
+
+    References:
+      Matches: ``optax.zero_nans``.
+
+    >>> import jax.numpy as jnp, gradlab
+    >>> from gradlab import wrappers
+    >>> tx = wrappers.zero_nans()
+    >>> updates, state = tx.update({"w": jnp.array([jnp.nan, 2.0])}, tx.init({"w": jnp.zeros(2)}))
+    >>> updates["w"], bool(state.found_nan["w"])
+    (Array([0., 2.], dtype=float32), True)
+    """
+
+    def init(params: Params) -> ZeroNansState:
+        return ZeroNansState(found_nan=jax.tree.map(lambda _: jnp.array(False), params))
+
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
+        del state, params
+        found_nan = jax.tree.map(lambda g: jnp.any(jnp.isnan(g)), updates)
+        updates = jax.tree.map(lambda g: jnp.where(jnp.isnan(g), jnp.zeros_like(g), g), updates)
+        return updates, ZeroNansState(found_nan=found_nan)
+
+    return GradientTransformation(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# Zero updates
+
+
+def set_to_zero() -> GradientTransformation:
+    r"""Maps every update to zero: :math:`u_t = 0`, so the parameters stay as they are.
+
+    Args:
+      (none)
+
+    Returns:
+      A stateless GradientTransformation (state ``EmptyState()``).
+
+    References:
+      Matches: ``optax.set_to_zero``.
+
+    >>> import jax.numpy as jnp, gradlab
+    >>> from gradlab import wrappers
+    >>> wrappers.set_to_zero().update(jnp.array([1.0, -2.0]), gradlab.EmptyState())[0]
+    Array([0., 0.], dtype=float32)
+    """
+
+    def init(params: Params) -> EmptyState:
+        del params
+        return EmptyState()
+
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]:
+        del params
+        return tree.zeros_like(updates), state
+
+    return GradientTransformation(init, update)
+
+
+def freeze(mask: Any = True) -> GradientTransformation:
+    r"""Zeroes the updates of the parameters selected by ``mask``; the others pass unchanged.
+
+    .. math:: u_i = \begin{cases} 0 & \text{mask}_i \\ g_i & \text{otherwise} \end{cases}
+
+    Args:
+      mask: ``True`` (the default) freezes everything and is :func:`set_to_zero`, with state
+        ``EmptyState()``; a tree of bools with the structure of the params (or a prefix of
+        it), or a function ``params -> such a tree``, freezes the leaves marked True and
+        passes the others unchanged, with state ``MaskedState(EmptyState())``.
+
+    Returns:
+      A GradientTransformation.
+
+    References:
+      Matches: ``optax.freeze`` (``masked(set_to_zero(), mask)``); ``freeze()`` with no mask
+      is ``optax.set_to_zero()``.
+
+    >>> import jax.numpy as jnp, gradlab
+    >>> from gradlab import wrappers
+    >>> tx = wrappers.freeze({"w": True, "b": False})
+    >>> g = {"w": jnp.ones(1), "b": jnp.ones(1)}
+    >>> tx.update(g, tx.init(g))[0]
+    {'b': Array([1.], dtype=float32), 'w': Array([0.], dtype=float32)}
+    """
+    if mask is True:
+        return set_to_zero()
+    return masked(set_to_zero(), mask)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradient accumulation
+
+
+class MultiStepsState(NamedTuple):
+    """Micro-step and gradient-step counters, the accumulated gradient and the inner state."""
+
+    mini_step: jax.Array  # int32: micro-batches accumulated since the last applied update
+    gradient_step: jax.Array  # int32: updates applied so far (the schedule's step)
+    inner_state: OptState
+    acc_grads: Updates  # running mean (or sum) of the micro-batch gradients
+
+
+class MultiStepsTransformation(GradientTransformation):
+    """The ``(init, update)`` pair of :func:`multi_steps`, with optax's ``MultiSteps`` methods.
+
+    ``gradient_transformation()`` returns the plain pair and ``has_updated(state)`` tells whether
+    the latest call applied an update, so code written for ``optax.MultiSteps`` runs unchanged.
+    """
+
+    __slots__ = ()
+
+    def gradient_transformation(self) -> GradientTransformation:
+        """The plain ``GradientTransformation(init, update)``."""
+        return GradientTransformation(self.init, self.update)
+
+    @staticmethod
+    def has_updated(state: MultiStepsState) -> jax.Array:
+        """Whether the latest ``update`` applied the inner optimizer (a bool scalar)."""
+        return jnp.logical_and(state.mini_step == 0, state.gradient_step > 0)
+
+
+def multi_steps(
+    inner: Any,
+    every_k_schedule: int | Callable[[jax.Array], jax.typing.ArrayLike],
+    use_grad_mean: bool = True,
+    *,
+    accumulator_dtype: Any | None = None,
+) -> MultiStepsTransformation:
+    r"""Gradient accumulation: one step of ``inner`` on the mean of :math:`k` micro-gradients.
+
+    For the micro-gradients :math:`g_1, \dots, g_k` of one window (:math:`k = k(s)` at the
+    gradient step :math:`s`), the running mean is kept in one accumulator:
+
+    .. math::
+        \bar g_j = \bar g_{j-1} + \frac{g_j - \bar g_{j-1}}{j}, \quad \bar g_0 = 0, \qquad
+        (u, S) = \begin{cases}
+            f(\bar g_k, S) & \text{at the } k\text{-th micro-step} \\
+            (0, S) & \text{otherwise}
+        \end{cases}
+
+    On the :math:`k`-th micro-step ``inner.update`` runs once on :math:`\bar g_k` (inside
+    ``jax.lax.cond``, so it is not run at all otherwise), the accumulator is reset to 0 and
+    :math:`s` advances. The inner optimizer therefore counts applied updates, not micro-batches:
+    its learning-rate schedule advances once per :math:`k` calls. The state holds one
+    parameter-sized buffer besides the inner state: the accumulator.
+
+    Args:
+      inner: the optimizer to run on the accumulated gradient.
+      every_k_schedule: :math:`k`, an int >= 1, or a schedule ``gradient step -> k`` (to grow
+        the effective batch size during training).
+      use_grad_mean: average the micro-gradients (the default); ``False`` sums them,
+        :math:`\bar g_k = \sum_j g_j`.
+      accumulator_dtype: dtype of the accumulator; ``None`` keeps each param's dtype (pass
+        ``jnp.float32`` for bf16 params to average in float32, as optax does by default).
+
+    Returns:
+      A ``MultiStepsTransformation`` (a GradientTransformation that also has optax's
+      ``gradient_transformation()`` and ``has_updated(state)``), with state
+      ``MultiStepsState(mini_step, gradient_step, inner_state, acc_grads)``.
+
+    References:
+      Matches: ``optax.MultiSteps(inner, every_k_schedule)`` (rtol 1e-5 in float32 over
+      four windows of adam); the inner state is ``inner_state`` (optax: ``inner_opt_state``) and
+      there is no ``should_skip_update_fn``/``skip_state``: ``apply_if_finite(multi_steps(inner,
+      k), n)`` drops non-finite micro-batches, as optax's ``skip_not_finite`` does.
+
+    >>> import jax.numpy as jnp, gradlab
+    >>> from gradlab import wrappers
+    >>> tx = wrappers.multi_steps(gradlab.sgd(1.0), every_k_schedule=2)
+    >>> updates, state = tx.update(jnp.array([1.0]), tx.init(jnp.zeros(1)))
+    >>> updates
+    Array([0.], dtype=float32)
+    >>> tx.update(jnp.array([3.0]), state)[0]  # -1.0 * mean(1, 3)
+    Array([-2.], dtype=float32)
+    """
+    if not callable(every_k_schedule):
+        _check_count("multi_steps", "every_k_schedule", every_k_schedule, 1, "4")
+    inner_update = _updater(inner)
+
+    def every_k(gradient_step: jax.Array) -> jax.Array:
+        if callable(every_k_schedule):
+            return jnp.asarray(every_k_schedule(gradient_step))
+        return jnp.asarray(every_k_schedule, jnp.int32)
+
+    def accumulate(g: jax.Array, acc: jax.Array, n: jax.Array) -> jax.Array:
+        g = tree.upcast(g)
+        new = acc + (g - acc) / (n + 1) if use_grad_mean else acc + g
+        return new.astype(acc.dtype)
+
+    def init(params: Params) -> MultiStepsState:
+        return MultiStepsState(
+            mini_step=jnp.zeros([], jnp.int32),
+            gradient_step=jnp.zeros([], jnp.int32),
+            inner_state=inner.init(params),
+            acc_grads=tree.zeros_like(params, dtype=accumulator_dtype),
+        )
+
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]:
+        tree.check_structure("multi_steps", updates, state.acc_grads)
+        acc = jax.tree.map(lambda g, a: accumulate(g, a, state.mini_step), updates, state.acc_grads)
+        emit = state.mini_step + 1 >= every_k(state.gradient_step)
+        new_updates, inner_state = _run_or_skip(
+            emit, inner_update, tree.cast_like(acc, updates), state.inner_state, params, extra_args
+        )
+        return new_updates, MultiStepsState(
+            mini_step=jnp.where(emit, jnp.zeros([], jnp.int32), state.mini_step + 1),
+            gradient_step=jnp.where(
+                emit, tree.safe_increment(state.gradient_step), state.gradient_step
+            ),
+            inner_state=inner_state,
+            acc_grads=jax.tree.map(lambda a: jnp.where(emit, jnp.zeros_like(a), a), acc),
+        )
+
+    return MultiStepsTransformation(init, update)
+
+
+MultiSteps = multi_steps  # optax's spelling: MultiSteps(opt, k).gradient_transformation()
+
+
+__all__ = [
+    "ApplyIfFiniteState",
+    "MultiSteps",
+    "MultiStepsState",
+    "MultiStepsTransformation",
+    "ZeroNansState",
+    "apply_if_finite",
+    "freeze",
+    "multi_steps",
+    "set_to_zero",
+    "zero_nans",
+]
