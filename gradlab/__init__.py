@@ -24,6 +24,7 @@ from gradlab.combine import divide as divide
 from gradlab.combine import masked as masked
 from gradlab.combine import named_chain as named_chain
 from gradlab.groups import PartitionState as PartitionState
+from gradlab.groups import multi_transform as multi_transform
 from gradlab.groups import param_groups as param_groups
 from gradlab.groups import param_paths as param_paths
 from gradlab.groups import partition as partition
@@ -163,6 +164,7 @@ __all__ = [
     "masked",
     "max_abs",
     "multi_steps",
+    "multi_transform",
     "multiclass_hinge_loss",
     "multiclass_perceptron_loss",
     "nadam",

@@ -70,17 +70,7 @@ def identity() -> GradientTransformation:
     Array([1., 1.], dtype=float32)
     """
 
-    def init(params: Params) -> EmptyState:
-        del params
-        return EmptyState()
-
-    def update(
-        updates: Updates, state: OptState, params: Params | None = None
-    ) -> tuple[Updates, OptState]:
-        del params
-        return updates, state
-
-    return GradientTransformation(init, update)
+    return stateless(lambda updates, params: updates)
 
 
 def stateless(

@@ -235,6 +235,24 @@ def adadelta(
     )
 
 
+def _adam_ratio(
+    b1: ArrayLike,
+    b2: ArrayLike,
+    eps: ArrayLike,
+    eps_root: ArrayLike,
+    mu_dtype: Any,
+    nesterov: bool,
+    nu_dtype: Any,
+) -> GradientTransformation:
+    """Adam's direction m̂_t / (sqrt(v̂_t + eps_root) + eps), shared by adam, nadam and adamw."""
+    return divide(
+        scale_by_momentum(b1, nesterov, form="ema", debias=True, accumulator_dtype=mu_dtype),  # m̂_t
+        chain(ema(b2, order=2, dtype=nu_dtype), bias_correction(b2)),  # v̂_t
+        eps=eps,
+        eps_root=eps_root,
+    )
+
+
 @_alias
 def adam(
     learning_rate: ScalarOrSchedule,
@@ -281,14 +299,7 @@ def adam(
     Array([-0.5,  0.5], dtype=float32)
     """
     return chain(
-        divide(  # m̂_t / (sqrt(v̂_t + eps_root) + eps)
-            scale_by_momentum(  # m̂_t
-                b1, nesterov, form="ema", debias=True, accumulator_dtype=mu_dtype
-            ),
-            chain(ema(b2, order=2, dtype=nu_dtype), bias_correction(b2)),  # v̂_t
-            eps=eps,
-            eps_root=eps_root,
-        ),
+        _adam_ratio(b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype),  # m̂ / (√(v̂+ε̄) + ε)
         scale_by_learning_rate(learning_rate),  # -alpha_t
     )
 
@@ -381,12 +392,7 @@ def adamw(
     Array([-0.2], dtype=float32)
     """
     return chain(
-        divide(  # m̂_t / (sqrt(v̂_t + eps_root) + eps)
-            scale_by_momentum(b1, nesterov, form="ema", debias=True, accumulator_dtype=mu_dtype),
-            chain(ema(b2, order=2, dtype=nu_dtype), bias_correction(b2)),
-            eps=eps,
-            eps_root=eps_root,
-        ),
+        _adam_ratio(b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype),  # m̂ / (√(v̂+ε̄) + ε)
         add_decayed_weights(weight_decay, mask),  # + lambda theta_t
         scale_by_learning_rate(learning_rate),  # -alpha_t
     )

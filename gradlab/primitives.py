@@ -26,6 +26,7 @@ from gradlab.base import (
     ScalarOrSchedule,
     Updates,
     identity,
+    stateless,
 )
 from gradlab.combine import chain, divide, masked
 
@@ -59,17 +60,9 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
     Array([-0.1, -0.1], dtype=float32)
     """
 
-    def init(params: Params) -> EmptyState:
-        del params
-        return EmptyState()
-
-    def update(
-        updates: Updates, state: OptState, params: Params | None = None
-    ) -> tuple[Updates, OptState]:
-        del params
-        return jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, updates), state
-
-    return GradientTransformation(init, update)
+    return stateless(
+        lambda updates, params: jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, updates)
+    )
 
 
 def scale_by_schedule(step_size_fn: Any) -> GradientTransformation:

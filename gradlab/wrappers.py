@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradlab import tree, validation
-from gradlab.base import EmptyState, GradientTransformation, OptState, Params, Updates
+from gradlab.base import GradientTransformation, OptState, Params, Updates, stateless
 from gradlab.combine import _updater, masked
 
 
@@ -221,17 +221,7 @@ def set_to_zero() -> GradientTransformation:
     Array([0., 0.], dtype=float32)
     """
 
-    def init(params: Params) -> EmptyState:
-        del params
-        return EmptyState()
-
-    def update(
-        updates: Updates, state: OptState, params: Params | None = None
-    ) -> tuple[Updates, OptState]:
-        del params
-        return tree.zeros_like(updates), state
-
-    return GradientTransformation(init, update)
+    return stateless(lambda updates, params: tree.zeros_like(updates))
 
 
 def freeze(mask: Any = True) -> GradientTransformation:
