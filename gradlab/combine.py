@@ -201,9 +201,23 @@ class MaskedState(NamedTuple):
     inner_state: OptState
 
 
-def _mask_out(tree_: Any, mask: Any) -> Any:
-    """``tree_`` with the leaves where ``mask`` (a prefix tree of bools) is False set to None."""
-    return jax.tree.map(lambda m, sub: sub if m else jax.tree.map(lambda _: None, sub), mask, tree_)
+def _mask_out(tree_: Any, mask: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """``tree_`` with the leaves where ``mask`` (a prefix tree of bools) is False set to None.
+
+    ``is_leaf`` marks nodes to drop whole (e.g. ``nnx.Variable``s, so none is left holding None).
+    """
+    return jax.tree.map(
+        lambda m, sub: sub if m else jax.tree.map(lambda _: None, sub, is_leaf=is_leaf),
+        mask,
+        tree_,
+    )
+
+
+def _merge(updates: Updates, new: Updates) -> Updates:
+    """``updates`` with the leaves that ``new`` holds (those that are not None) taken from it."""
+    return jax.tree.map(
+        lambda g, u: g if u is None else u, updates, new, is_leaf=lambda x: x is None
+    )
 
 
 def masked(inner: Any, mask: Any) -> GradientTransformation:
@@ -244,10 +258,7 @@ def masked(inner: Any, mask: Any) -> GradientTransformation:
         new, inner_state = inner_update(
             _mask_out(updates, m), state.inner_state, inner_params, **extra_args
         )
-        out = jax.tree.map(
-            lambda g, u: g if u is None else u, updates, new, is_leaf=lambda x: x is None
-        )
-        return out, MaskedState(inner_state)
+        return _merge(updates, new), MaskedState(inner_state)
 
     return GradientTransformation(init, update)
 

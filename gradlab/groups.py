@@ -26,7 +26,7 @@ from typing import Any, Literal, NamedTuple
 import jax
 
 from gradlab.base import GradientTransformation, OptState, Params, Updates
-from gradlab.combine import _updater
+from gradlab.combine import _mask_out, _merge, _updater
 from gradlab.wrappers import set_to_zero
 
 Label = Hashable  # a leaf of a label tree: usually a string
@@ -130,20 +130,7 @@ def _unwrap_variables(labels: Any) -> Any:
 
 def _select(tree_: Any, labels: Any, label: Label) -> Any:
     """``tree_`` with every leaf (or ``Variable``) whose label is not ``label`` set to ``None``."""
-    return jax.tree.map(
-        lambda lab, sub: (
-            sub if lab == label else jax.tree.map(lambda _: None, sub, is_leaf=_is_variable)
-        ),
-        labels,
-        tree_,
-    )
-
-
-def _merge(out: Updates, group_updates: Updates) -> Updates:
-    """``out`` with the leaves that ``group_updates`` holds (those not ``None``) taken from it."""
-    return jax.tree.map(
-        lambda u, g: u if g is None else g, out, group_updates, is_leaf=lambda x: x is None
-    )
+    return _mask_out(tree_, jax.tree.map(lambda lab: lab == label, labels), is_leaf=_is_variable)
 
 
 def partition(
