@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import validation
+from gradlab.core import validation
 
 __all__ = [
     "absolute_error",

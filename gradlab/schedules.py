@@ -57,7 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from gradlab.base import Schedule
+from gradlab.core.base import Schedule
 
 __all__ = [
     "Schedule",

@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 import gradlab
-from gradlab import groups
+from gradlab.transforms import groups
 from tests.conftest import make_tree
 
 JIT = [pytest.param(jax.jit, id="jit"), pytest.param(lambda f: f, id="nojit")]

@@ -13,7 +13,7 @@ import pytest
 from flax import nnx
 
 import gradlab
-from gradlab import wrappers
+from gradlab.transforms import wrappers
 from tests.conftest import make_tree
 
 VARIANTS = [pytest.param(jax.jit, id="jit"), pytest.param(lambda f: f, id="nojit")]
@@ -134,7 +134,7 @@ def test_bad_step_returns_zeros_and_leaves_inner_state_untouched(wrap):
     _, state = update(grad_fn(params), state, params)
     for i, value in enumerate([NAN, -INF]):
         updates, new = update(corrupt(grad_fn(params), 2 + i, value), state, params)
-        chex.assert_trees_all_equal(updates, gradlab.tree.zeros_like(params))
+        chex.assert_trees_all_equal(updates, gradlab.core.tree.zeros_like(params))
         chex.assert_trees_all_equal(new.inner_state, state.inner_state)  # count, lr, moments
         assert int(new.notfinite_count) == i + 1 and int(new.total_notfinite) == i + 1
         assert not bool(new.last_finite)
@@ -217,7 +217,7 @@ def test_multi_steps_equals_one_step_on_the_mean_gradient(make_ours, make_ref):
             v, r = ref_update(g, r, got_params)
             chex.assert_trees_all_close(u, v, rtol=1e-5, atol=1e-7)
             if i < k - 1:
-                chex.assert_trees_all_equal(u, gradlab.tree.zeros_like(params))
+                chex.assert_trees_all_equal(u, gradlab.core.tree.zeros_like(params))
                 assert not bool(tx.has_updated(s))
             got_params = gradlab.apply_updates(got_params, u)
         assert bool(tx.has_updated(s))
@@ -363,8 +363,8 @@ def test_set_to_zero_and_freeze_match_optax(wrap):
         if ref is not None:
             chex.assert_trees_all_equal(u, ref.update(grads, ref.init(params))[0])
             assert state == gradlab.EmptyState()
-        want = {**grads, "dense": gradlab.tree.zeros_like(grads["dense"])}
-        chex.assert_trees_all_equal(u, want if ref is None else gradlab.tree.zeros_like(grads))
+        want = {**grads, "dense": gradlab.core.tree.zeros_like(grads["dense"])}
+        chex.assert_trees_all_equal(u, want if ref is None else gradlab.core.tree.zeros_like(grads))
         assert u["none"] is None
     mask = {"dense": True, "list": False, "tuple": False}
     u = wrappers.freeze(mask).update(make_tree(2), wrappers.freeze(mask).init(make_tree(0)))[0]

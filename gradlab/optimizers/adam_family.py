@@ -17,11 +17,11 @@ from typing import Any
 
 import jax
 
-from gradlab import validation
-from gradlab.base import GradientTransformation, ScalarOrSchedule, identity
-from gradlab.combine import chain, divide
-from gradlab.hyperparams import inject_hyperparams
-from gradlab.primitives import (
+from gradlab.core import validation
+from gradlab.core.base import GradientTransformation, ScalarOrSchedule, identity
+from gradlab.transforms.combine import chain, divide
+from gradlab.core.injection import inject_hyperparams
+from gradlab.transforms.statistics import (
     add_decayed_weights,
     amsgrad_max,
     bias_correction,

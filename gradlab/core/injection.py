@@ -17,9 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import tree, validation
-from gradlab.base import GradientTransformation, OptState, Params, Updates
-from gradlab.combine import _updater
+from gradlab.core import tree, validation
+from gradlab.core.base import GradientTransformation, OptState, Params, Updates
+from gradlab.transforms.combine import _updater
 
 
 class InjectState(NamedTuple):

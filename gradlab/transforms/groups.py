@@ -25,9 +25,9 @@ from typing import Any, Literal, NamedTuple
 
 import jax
 
-from gradlab.base import GradientTransformation, OptState, Params, Updates
-from gradlab.combine import _mask_out, _merge, _updater
-from gradlab.wrappers import set_to_zero
+from gradlab.core.base import GradientTransformation, OptState, Params, Updates
+from gradlab.transforms.combine import _mask_out, _merge, _updater
+from gradlab.transforms.wrappers import set_to_zero
 
 Label = Hashable  # a leaf of a label tree: usually a string
 Freeze = Literal["freeze"]

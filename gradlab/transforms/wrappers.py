@@ -16,9 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import tree, validation
-from gradlab.base import GradientTransformation, OptState, Params, Updates, stateless
-from gradlab.combine import _updater, masked
+from gradlab.core import tree, validation
+from gradlab.core.base import GradientTransformation, OptState, Params, Updates, stateless
+from gradlab.transforms.combine import _updater, masked
 
 
 def _check_count(fn: str, arg: str, value: Any, minimum: int, example: str) -> None:

@@ -17,8 +17,8 @@ from typing import Any, Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradlab import tree, validation
-from gradlab.base import (
+from gradlab.core import tree, validation
+from gradlab.core.base import (
     EmptyState,
     GradientTransformation,
     OptState,
@@ -28,7 +28,7 @@ from gradlab.base import (
     identity,
     stateless,
 )
-from gradlab.combine import chain, divide, masked
+from gradlab.transforms.combine import chain, divide, masked
 
 NO_PARAMS_MSG = "{}: update() needs params; call tx.update(grads, state, params)."
 

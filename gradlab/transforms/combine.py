@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradlab import tree, validation
-from gradlab.base import GradientTransformation, OptState, Params, Updates
+from gradlab.core import tree, validation
+from gradlab.core.base import GradientTransformation, OptState, Params, Updates
 
 
 def _takes_extra_args(tx: Any) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradlab.base import Updates
+from gradlab.core.base import Updates
 
 
 def zeros_like(tree: Any, dtype: jax.typing.DTypeLike | None = None) -> Any:
