@@ -13,13 +13,21 @@ import gradlab
 
 def amsgrad_nesterov(learning_rate: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
     """AMSGrad's non-decreasing denominator with Dozat's Nesterov numerator."""
+    nesterov_m_hat = gradlab.fan_out(  # b1 m_t / (1 - b1^(t+1)) + (1 - b1) g_t / (1 - b1^t)
+        gradlab.chain(gradlab.moving_average(b1), gradlab.bias_correction(b1, offset=1)),
+        gradlab.bias_correction(b1),
+        combine=lambda m_hat, g_hat, g: b1 * m_hat + (1 - b1) * g_hat,
+    )
     return gradlab.chain(
         gradlab.divide(
-            gradlab.scale_by_momentum(b1, nesterov=True, form="ema", debias=True),  # Nesterov m̂
-            gradlab.chain(  # max over time of v̂
-                gradlab.ema(b2, order=2), gradlab.bias_correction(b2), gradlab.amsgrad_max()
+            nesterov_m_hat,
+            gradlab.chain(  # sqrt(max over time of v̂) + eps
+                gradlab.moving_average(b2, order=2),
+                gradlab.bias_correction(b2),
+                gradlab.amsgrad_max(),
+                gradlab.sqrt(),
+                gradlab.add_eps(eps),
             ),
-            eps=eps,
         ),
         gradlab.scale_by_learning_rate(learning_rate),
     )
@@ -30,7 +38,7 @@ def centered_rmsprop_nesterov(learning_rate: float, decay: float = 0.9, momentum
     return gradlab.chain(
         gradlab.scale_by_rms(decay, 1e-8, centered=True),
         gradlab.scale_by_learning_rate(learning_rate),
-        gradlab.scale_by_momentum(momentum, nesterov=True),
+        gradlab.trace(momentum, nesterov=True),
     )
 
 

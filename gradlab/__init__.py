@@ -1,5 +1,9 @@
 """gradlab: optimizers, learning-rate schedules and losses for JAX, composed from small primitives.
 
+The whole public API is re-exported here, one name per object; CONTRIBUTING.md maps the
+subpackages (``gradlab.core``, ``gradlab.transforms``, ``gradlab.optimizers``,
+``gradlab.schedules``, ``gradlab.losses``).
+
 >>> import jax.numpy as jnp, gradlab
 >>> tx = gradlab.adam(learning_rate=1e-3)
 >>> state = tx.init({"w": jnp.zeros(3)})
@@ -9,6 +13,7 @@ from gradlab import losses as losses
 from gradlab import schedules as schedules
 from gradlab.core.base import EmptyState as EmptyState
 from gradlab.core.base import GradientTransformation as GradientTransformation
+from gradlab.core.base import GradientTransformationExtraArgs as GradientTransformationExtraArgs
 from gradlab.core.base import OptState as OptState
 from gradlab.core.base import Params as Params
 from gradlab.core.base import ScalarOrSchedule as ScalarOrSchedule
@@ -17,18 +22,9 @@ from gradlab.core.base import Updates as Updates
 from gradlab.core.base import apply_updates as apply_updates
 from gradlab.core.base import identity as identity
 from gradlab.core.base import stateless as stateless
-from gradlab.transforms.combine import DivideState as DivideState
-from gradlab.transforms.combine import MaskedState as MaskedState
-from gradlab.transforms.combine import chain as chain
-from gradlab.transforms.combine import divide as divide
-from gradlab.transforms.combine import masked as masked
-from gradlab.transforms.combine import named_chain as named_chain
-from gradlab.transforms.groups import PartitionState as PartitionState
-from gradlab.transforms.groups import multi_transform as multi_transform
-from gradlab.transforms.groups import param_groups as param_groups
-from gradlab.transforms.groups import param_paths as param_paths
-from gradlab.transforms.groups import partition as partition
+from gradlab.core.base import with_extra_args_support as with_extra_args_support
 from gradlab.core.injection import InjectState as InjectState
+from gradlab.core.injection import declare_hyperparams as declare_hyperparams
 from gradlab.core.injection import hyperparams as hyperparams
 from gradlab.core.injection import inject_hyperparams as inject_hyperparams
 from gradlab.core.injection import set_hyperparams as set_hyperparams
@@ -51,30 +47,15 @@ from gradlab.losses import (
 )
 from gradlab.losses import squared_error as squared_error
 from gradlab.losses import squared_hinge_loss as squared_hinge_loss
-from gradlab.optimizers.adam_family import adadelta as adadelta
-from gradlab.optimizers.adam_family import adagrad as adagrad
 from gradlab.optimizers.adam_family import adam as adam
 from gradlab.optimizers.adam_family import adamax as adamax
 from gradlab.optimizers.adam_family import adamw as adamw
 from gradlab.optimizers.adam_family import amsgrad as amsgrad
 from gradlab.optimizers.adam_family import nadam as nadam
-from gradlab.optimizers.adam_family import rmsprop as rmsprop
-from gradlab.optimizers.adam_family import sgd as sgd
-from gradlab.transforms.statistics import add_decayed_weights as add_decayed_weights
-from gradlab.transforms.statistics import amsgrad_max as amsgrad_max
-from gradlab.transforms.statistics import bias_correction as bias_correction
-from gradlab.transforms.statistics import ema as ema
-from gradlab.transforms.statistics import ema_variance as ema_variance
-from gradlab.transforms.statistics import max_abs as max_abs
-from gradlab.transforms.statistics import scale as scale
-from gradlab.transforms.statistics import scale_by_adadelta as scale_by_adadelta
-from gradlab.transforms.statistics import scale_by_learning_rate as scale_by_learning_rate
-from gradlab.transforms.statistics import scale_by_max_abs as scale_by_max_abs
-from gradlab.transforms.statistics import scale_by_momentum as scale_by_momentum
-from gradlab.transforms.statistics import scale_by_rms as scale_by_rms
-from gradlab.transforms.statistics import scale_by_schedule as scale_by_schedule
-from gradlab.transforms.statistics import scale_by_sum_of_squares as scale_by_sum_of_squares
-from gradlab.transforms.statistics import sum_of_squares as sum_of_squares
+from gradlab.optimizers.adaptive_rates import adadelta as adadelta
+from gradlab.optimizers.adaptive_rates import adagrad as adagrad
+from gradlab.optimizers.adaptive_rates import rmsprop as rmsprop
+from gradlab.optimizers.gradient_descent import sgd as sgd
 from gradlab.schedules import constant_schedule as constant_schedule
 from gradlab.schedules import cosine_decay_schedule as cosine_decay_schedule
 from gradlab.schedules import cosine_onecycle_schedule as cosine_onecycle_schedule
@@ -92,6 +73,49 @@ from gradlab.schedules import sgdr_schedule as sgdr_schedule
 from gradlab.schedules import warmup_constant_schedule as warmup_constant_schedule
 from gradlab.schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
 from gradlab.schedules import warmup_exponential_decay_schedule as warmup_exponential_decay_schedule
+from gradlab.transforms.combine import FanOutState as FanOutState
+from gradlab.transforms.combine import chain as chain
+from gradlab.transforms.combine import divide as divide
+from gradlab.transforms.combine import fan_out as fan_out
+from gradlab.transforms.combine import named_chain as named_chain
+from gradlab.transforms.combine import safe_ratio as safe_ratio
+from gradlab.transforms.elementwise import add_eps as add_eps
+from gradlab.transforms.elementwise import sqrt as sqrt
+from gradlab.transforms.fused import AdadeltaState as AdadeltaState
+from gradlab.transforms.fused import MomentumState as MomentumState
+from gradlab.transforms.fused import VarianceState as VarianceState
+from gradlab.transforms.fused import moving_variance as moving_variance
+from gradlab.transforms.fused import scale_by_adadelta as scale_by_adadelta
+from gradlab.transforms.fused import scale_by_momentum as scale_by_momentum
+from gradlab.transforms.groups import PartitionState as PartitionState
+from gradlab.transforms.groups import multi_transform as multi_transform
+from gradlab.transforms.groups import param_groups as param_groups
+from gradlab.transforms.groups import param_paths as param_paths
+from gradlab.transforms.groups import partition as partition
+from gradlab.transforms.masking import MaskedState as MaskedState
+from gradlab.transforms.masking import masked as masked
+from gradlab.transforms.preconditioners import DeltaRmsState as DeltaRmsState
+from gradlab.transforms.preconditioners import scale_by_delta_rms as scale_by_delta_rms
+from gradlab.transforms.preconditioners import scale_by_max_abs as scale_by_max_abs
+from gradlab.transforms.preconditioners import scale_by_rms as scale_by_rms
+from gradlab.transforms.preconditioners import scale_by_sum_of_squares as scale_by_sum_of_squares
+from gradlab.transforms.scaling import ScaleByScheduleState as ScaleByScheduleState
+from gradlab.transforms.scaling import scale as scale
+from gradlab.transforms.scaling import scale_by_learning_rate as scale_by_learning_rate
+from gradlab.transforms.scaling import scale_by_schedule as scale_by_schedule
+from gradlab.transforms.statistics import CountState as CountState
+from gradlab.transforms.statistics import MaxAbsState as MaxAbsState
+from gradlab.transforms.statistics import MaxState as MaxState
+from gradlab.transforms.statistics import MovingAverageState as MovingAverageState
+from gradlab.transforms.statistics import SumOfSquaresState as SumOfSquaresState
+from gradlab.transforms.statistics import TraceState as TraceState
+from gradlab.transforms.statistics import amsgrad_max as amsgrad_max
+from gradlab.transforms.statistics import bias_correction as bias_correction
+from gradlab.transforms.statistics import max_abs as max_abs
+from gradlab.transforms.statistics import moving_average as moving_average
+from gradlab.transforms.statistics import sum_of_squares as sum_of_squares
+from gradlab.transforms.statistics import trace as trace
+from gradlab.transforms.weight_decay import add_decayed_weights as add_decayed_weights
 from gradlab.transforms.wrappers import ApplyIfFiniteState as ApplyIfFiniteState
 from gradlab.transforms.wrappers import MultiSteps as MultiSteps
 from gradlab.transforms.wrappers import MultiStepsState as MultiStepsState
@@ -103,15 +127,23 @@ from gradlab.transforms.wrappers import multi_steps as multi_steps
 from gradlab.transforms.wrappers import set_to_zero as set_to_zero
 from gradlab.transforms.wrappers import zero_nans as zero_nans
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "AdadeltaState",
     "ApplyIfFiniteState",
-    "DivideState",
+    "CountState",
+    "DeltaRmsState",
     "EmptyState",
+    "FanOutState",
     "GradientTransformation",
+    "GradientTransformationExtraArgs",
     "InjectState",
     "MaskedState",
+    "MaxAbsState",
+    "MaxState",
+    "MomentumState",
+    "MovingAverageState",
     "MultiSteps",
     "MultiStepsState",
     "MultiStepsTransformation",
@@ -119,8 +151,12 @@ __all__ = [
     "Params",
     "PartitionState",
     "ScalarOrSchedule",
+    "ScaleByScheduleState",
     "Schedule",
+    "SumOfSquaresState",
+    "TraceState",
     "Updates",
+    "VarianceState",
     "ZeroNansState",
     "absolute_error",
     "adadelta",
@@ -129,6 +165,7 @@ __all__ = [
     "adamax",
     "adamw",
     "add_decayed_weights",
+    "add_eps",
     "amsgrad",
     "amsgrad_max",
     "apply_if_finite",
@@ -140,10 +177,10 @@ __all__ = [
     "cosine_decay_schedule",
     "cosine_onecycle_schedule",
     "cyclic_schedule",
+    "declare_hyperparams",
     "divide",
-    "ema",
-    "ema_variance",
     "exponential_decay",
+    "fan_out",
     "freeze",
     "gaussian_nll",
     "hinge_loss",
@@ -163,6 +200,8 @@ __all__ = [
     "losses",
     "masked",
     "max_abs",
+    "moving_average",
+    "moving_variance",
     "multi_steps",
     "multi_transform",
     "multiclass_hinge_loss",
@@ -177,8 +216,10 @@ __all__ = [
     "piecewise_interpolate_schedule",
     "polynomial_schedule",
     "rmsprop",
+    "safe_ratio",
     "scale",
     "scale_by_adadelta",
+    "scale_by_delta_rms",
     "scale_by_learning_rate",
     "scale_by_max_abs",
     "scale_by_momentum",
@@ -193,12 +234,15 @@ __all__ = [
     "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
+    "sqrt",
     "squared_error",
     "squared_hinge_loss",
     "stateless",
     "sum_of_squares",
+    "trace",
     "warmup_constant_schedule",
     "warmup_cosine_decay_schedule",
     "warmup_exponential_decay_schedule",
+    "with_extra_args_support",
     "zero_nans",
 ]

@@ -129,9 +129,9 @@ def nadam(w0, grad, steps, lr, b1=0.9, b2=0.999, eps=1e-8):
     return out
 
 
-def amsgrad(w0, grad, steps, lr, b1=0.9, b2=0.999, eps=1e-8, debias=True, nesterov=False):
+def amsgrad(w0, grad, steps, lr, b1=0.9, b2=0.999, eps=1e-8, bias_correction=True, nesterov=False):
     """Reddi et al.: v_max = max(v_max, v_hat); w = w - lr m_hat / (sqrt(v_max) + eps).
-    debias=False is the paper's Alg. 2 (no bias correction); nesterov uses Dozat's m_hat."""
+    bias_correction=False is the paper's Alg. 2 (no debiasing); nesterov uses Dozat's m_hat."""
     w = np.array(w0, np.float64)
     m, v, vmax, out = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w), []
     for t in range(1, steps + 1):
@@ -141,8 +141,8 @@ def amsgrad(w0, grad, steps, lr, b1=0.9, b2=0.999, eps=1e-8, debias=True, nester
         if nesterov:
             m_hat = b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
         else:
-            m_hat = m / (1 - b1**t) if debias else m
-        vmax = np.maximum(vmax, v / (1 - b2**t) if debias else v)
+            m_hat = m / (1 - b1**t) if bias_correction else m
+        vmax = np.maximum(vmax, v / (1 - b2**t) if bias_correction else v)
         w = w - lr * m_hat / (np.sqrt(vmax) + eps)
         out.append(w)
     return out

@@ -122,7 +122,9 @@ def test_partition_forwards_extra_args_to_groups_that_accept_them():
         seen.update(extra_args)
         return updates, state
 
-    listener = gradlab.GradientTransformation(lambda p: gradlab.EmptyState(), listening_update)
+    listener = gradlab.GradientTransformationExtraArgs(
+        lambda p: gradlab.EmptyState(), listening_update
+    )
     tx = groups.partition({"a": listener, "b": gradlab.scale(2.0)}, {"x": "a", "y": "b"})
     g = {"x": jnp.ones(1), "y": jnp.ones(1)}
     u, _ = tx.update(g, tx.init(g), value=jnp.array(3.0))

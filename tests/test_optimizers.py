@@ -192,7 +192,7 @@ TEXTBOOK = [
         "amsgrad_paper",
         gradlab.amsgrad(0.05, eps=0.1, bias_correction_mu=False, bias_correction_nu=False),
         references.amsgrad,
-        {"lr": 0.05, "eps": 0.1, "debias": False},
+        {"lr": 0.05, "eps": 0.1, "bias_correction": False},
     ),
 ]
 

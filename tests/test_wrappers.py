@@ -288,7 +288,7 @@ def test_multi_steps_optax_spelling():
     params = make_tree(0)
     opt = wrappers.MultiSteps(gradlab.sgd(1.0), every_k_schedule=2)
     tx = opt.gradient_transformation()
-    assert type(tx) is gradlab.GradientTransformation
+    assert type(tx) is gradlab.GradientTransformationExtraArgs
     s, update = tx.init(params), jax.jit(tx.update)
     _, s = update(micro_grads(params, 0), s)
     u, s = update(micro_grads(params, 1), s)

@@ -8,11 +8,18 @@ pairs, and ``apply_updates`` adds the final updates to the parameters.
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+try:  # optax.chain passes extra arguments only to instances of its own ExtraArgs class
+    from optax import GradientTransformationExtraArgs as _OptaxExtraArgs
+except Exception:  # noqa: BLE001 - optax is optional; any failure to import it means "absent"
+    _OptaxExtraArgs = None
 
 Params = Any  # pytree of arrays (dicts, lists, tuples, Flax params, None leaves, scalars)
 Updates = Any  # pytree of arrays with the structure of Params
@@ -50,6 +57,101 @@ class GradientTransformation(NamedTuple):
 
     init: TransformInitFn
     update: TransformUpdateFn
+
+
+_EXTRA_BASES: tuple[type, ...] = () if _OptaxExtraArgs is None else (_OptaxExtraArgs,)
+
+
+class GradientTransformationExtraArgs(GradientTransformation, *_EXTRA_BASES):  # type: ignore[misc]
+    r"""A transformation whose ``update`` takes extra keyword arguments: ``value``, ``grad``, ...
+
+    ``update(updates, state, params=None, **extra_args)``: the extra arguments are the ones
+    optax names (``value``, the loss at ``params``; ``grad``, its gradient; ``value_fn``, the
+    objective, for line searches) or any others a stage needs. Every gradlab combinator, wrapper
+    and optimizer returns this type and forwards the extra arguments to each stage that is of
+    this type; a plain :class:`GradientTransformation` stage never receives them
+    (:func:`with_extra_args_support`). When optax is installed this class also derives from
+    ``optax.GradientTransformationExtraArgs``, so ``optax.chain`` forwards extra arguments to
+    gradlab transforms too.
+
+    Args:
+      init: ``init(params) -> state``.
+      update: ``update(updates, state, params=None, **extra_args) -> (updates, state)``.
+
+    References:
+      Matches: ``optax.GradientTransformationExtraArgs`` (same fields and semantics).
+
+    >>> import jax.numpy as jnp, gradlab
+    >>> tx = gradlab.chain(gradlab.scale(2.0))
+    >>> isinstance(tx, gradlab.GradientTransformationExtraArgs)
+    True
+    >>> tx.update(jnp.ones(1), tx.init(jnp.ones(1)), value=jnp.asarray(3.0))[0]
+    Array([2.], dtype=float32)
+    """
+
+
+def _accepts_extra_keywords(update: Callable[..., Any]) -> bool:
+    """Whether ``update`` declares ``**kwargs`` or a keyword-only parameter (a diagnostic only)."""
+    try:
+        parameters = inspect.signature(update).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind in (p.VAR_KEYWORD, p.KEYWORD_ONLY) for p in parameters)
+
+
+def is_extra_args_transform(tx: Any) -> bool:
+    """Whether ``tx`` receives extra arguments: a gradlab or optax ``...ExtraArgs`` instance."""
+    return isinstance(tx, GradientTransformationExtraArgs) or (
+        _OptaxExtraArgs is not None and isinstance(tx, _OptaxExtraArgs)
+    )
+
+
+def with_extra_args_support(tx: Any) -> GradientTransformationExtraArgs:
+    r"""``tx`` as a :class:`GradientTransformationExtraArgs`: :math:`u = f(g)` whatever is passed.
+
+    An ``...ExtraArgs`` transformation (gradlab's or optax's) is returned as it is (re-typed as
+    gradlab's if it is optax's), so it receives the extra arguments; any other object with
+    ``init``/``update`` is wrapped so that its ``update`` is called without them, as optax does.
+    Which stages receive extra arguments is decided by type, never by inspecting signatures; a
+    plain transformation whose ``update`` declares ``**kwargs`` or keyword-only parameters gets
+    a warning, since it would silently never see them: build it as
+    ``GradientTransformationExtraArgs(init, update)``.
+
+    Args:
+      tx: a transformation (gradlab's, optax's or any object with ``init`` and ``update``).
+
+    Returns:
+      A GradientTransformationExtraArgs with the same ``init``.
+
+    References:
+      Matches: ``optax.with_extra_args_support``.
+
+    >>> import jax.numpy as jnp, gradlab
+    >>> tx = gradlab.with_extra_args_support(gradlab.identity())
+    >>> tx.update(jnp.ones(1), tx.init(jnp.ones(1)), value=1.0)[0]
+    Array([1.], dtype=float32)
+    """
+    if isinstance(tx, GradientTransformationExtraArgs):
+        return tx
+    if is_extra_args_transform(tx):
+        return GradientTransformationExtraArgs(tx.init, tx.update)
+    update = tx.update
+    if _accepts_extra_keywords(update):
+        warnings.warn(
+            f"{update!r} declares keyword arguments, but its transformation is a plain "
+            "GradientTransformation, so combinators never pass it extra arguments (value, grad, "
+            "...). Build it as gradlab.GradientTransformationExtraArgs(init, update) to receive "
+            "them.",
+            stacklevel=2,
+        )
+
+    def update_without_extra_args(
+        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]:
+        del extra_args
+        return update(updates, state, params)
+
+    return GradientTransformationExtraArgs(tx.init, update_without_extra_args)
 
 
 class EmptyState(NamedTuple):

@@ -1,15 +1,39 @@
-"""Hyperparameters that live in the optimizer state.
+r"""Hyperparameters that live in the optimizer state: declared, injected, read and set.
 
-Every gradlab optimizer alias is built through :func:`inject_hyperparams`, so its state carries
-the current value of each numeric hyperparameter. :func:`hyperparams` reads them back by name and
-:func:`set_hyperparams` changes them between jitted steps without recompiling: the values are
-arrays in the state, not constants baked into the compiled program (optax issue #577).
+**Declared.** A factory says which of its arguments are *dynamic* hyperparameters (floats that
+may be scheduled or set while training): ``@declare_hyperparams("decay")`` on a primitive,
+``@inject_hyperparams(dynamic_args=...)`` on an alias. Every other argument is static: ints
+(``order``, a memory size), tuples, dtypes, masks and other callables (``clip_fn=jnp.tanh``) are
+passed to the factory as they are. A factory that declares nothing is read as optax reads it:
+floats and callables are dynamic, unless named in ``static_args``.
+
+**Where a dynamic value comes from** (its *source*), decided when the optimizer is built:
+
+* a Python number (or NumPy scalar): the state owns it. It is stored in ``state.hyperparams``,
+  used at every update and changed by :func:`set_hyperparams` without recompiling;
+* a schedule (a callable ``step -> value``): evaluated at the step count before every update;
+  its current value is in ``state.hyperparams``; setting it is refused;
+* a ``jax.Array`` or a traced value: *given* by the code that built the optimizer (an outer
+  ``inject_hyperparams``, gradlab's or optax's; ``jax.vmap`` over learning rates; a
+  meta-gradient). It is used as given at every update, recorded in ``state.hyperparams`` and
+  owned by that code, so setting it here is refused;
+* ``None``, a bool, or a declared *off-when-zero* argument (a weight decay, ``eps_root``, a
+  momentum) given as a Python 0: static. The term it would scale is compiled away (no bytes
+  moved, no params read). To keep such an argument settable at zero, build the optimizer under
+  an outer injection: ``gradlab.inject_hyperparams(gradlab.adamw)(1e-3, weight_decay=0.0)``,
+  exactly as with ``optax.inject_hyperparams``.
+
+**Nesting.** The outermost injection owns a value: it stores it and passes it down as an array,
+which the alias inside uses as given. So ``optax.inject_hyperparams(gradlab.adam)`` and
+``gradlab.inject_hyperparams(lambda lr: gradlab.chain(clip, gradlab.adam(lr)))`` follow the
+outer schedule or set value, and :func:`hyperparams` reports each value once, from its owner.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -18,168 +42,371 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradlab.core import tree, validation
-from gradlab.core.base import GradientTransformation, OptState, Params, Updates
-from gradlab.transforms.combine import _updater
+from gradlab.core.base import (
+    GradientTransformationExtraArgs,
+    OptState,
+    Params,
+    Updates,
+    with_extra_args_support,
+)
+
+STATE, SCHEDULE, GIVEN = "state", "schedule", "given"  # the sources of a dynamic value
 
 
 class InjectState(NamedTuple):
-    """Step count, current hyperparameter values and the wrapped optimizer's state."""
+    """Step count, current hyperparameter values, their sources and the inner state.
+
+    ``hyperparams[name]`` is the value the latest update used (for a schedule, the one the
+    next update will use until it runs). ``driven_by`` maps each value that this state does not
+    own to ``{"schedule": None}`` or ``{"given": None}``: its keys are static structure, so the
+    state still holds arrays only.
+    """
 
     count: jax.Array  # type: ignore[assignment]  # int32 scalar (shadows tuple.count)
     hyperparams: dict[str, jax.Array]
     inner_state: OptState
+    driven_by: dict[str, dict[str, None]]
 
 
-def _is_hyperparameter(value: Any) -> bool:
-    """Numbers, numeric arrays and schedules are injected; bools, None, dtypes, strings are not."""
+def declare_hyperparams(
+    *names: str, off_when_zero: Iterable[str] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    r"""Marks a factory's dynamic hyperparameters :math:`h` (the rest are static).
+
+    The factory itself is returned unchanged; :func:`inject_hyperparams` (gradlab's) reads the
+    declaration, so ``inject_hyperparams(factory)`` injects exactly these arguments.
+
+    Args:
+      *names: the argument names that are floats which may be scheduled or set.
+      off_when_zero: those among ``names`` whose Python 0 turns a term off (compiled away).
+
+    Returns:
+      A decorator.
+
+    References:
+      Goes beyond optax, whose ``inject_hyperparams`` guesses from the values' types.
+
+    >>> import gradlab
+    >>> gradlab.moving_average.hyperparam_names
+    ('decay', 'initial_value')
+    """
+    off = tuple(off_when_zero)
+    unknown = sorted(set(off) - set(names))
+    if unknown:
+        raise ValueError(
+            f"declare_hyperparams: off_when_zero names {unknown} that are not declared "
+            f"hyperparameters {list(names)}. Declare them too."
+        )
+
+    def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
+        parameters = inspect.signature(factory).parameters
+        missing = [n for n in names if n not in parameters]
+        if missing:
+            raise ValueError(
+                f"declare_hyperparams: {factory.__name__} has no argument(s) {missing}."
+            )
+        factory.hyperparam_names = tuple(names)  # type: ignore[attr-defined]
+        factory.off_when_zero = off  # type: ignore[attr-defined]
+        return factory
+
+    return decorate
+
+
+def _is_float_value(value: Any) -> bool:
+    """A float, a float NumPy value, or a float jax array / tracer (optax's numeric test)."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, float):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and jnp.issubdtype(dtype, jnp.inexact)
+
+
+def _source(name: str, value: Any, off_when_zero: tuple[str, ...]) -> str | None:
+    """Where a dynamic argument's value comes from; ``None`` means it is passed on static."""
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return None
     if callable(value) and not isinstance(value, type):
-        return True
-    if isinstance(value, bool) or value is None:
-        return False
-    if isinstance(value, jax.core.Tracer):
-        return True
-    try:
-        return np.issubdtype(np.asarray(value).dtype, np.number)
-    except TypeError:
-        return False
+        return SCHEDULE
+    if isinstance(value, jax.Array):  # concrete arrays and tracers alike
+        return GIVEN
+    if validation.is_python_number(value):
+        if name in off_when_zero and validation.is_static_zero(value):
+            return None
+        return STATE
+    return None  # a tuple, a string...: the factory's own checks decide
+
+
+def _hyperparam_dtype(params: Params, requested: Any) -> Any:
+    """float32, or the widest float dtype among the params when wider (float64 under x64)."""
+    if requested is not None:
+        return jnp.dtype(requested)
+    dtype = jnp.dtype(jnp.float32)
+    for leaf in jax.tree.leaves(params):
+        leaf_dtype = jnp.result_type(leaf)
+        if jnp.issubdtype(leaf_dtype, jnp.inexact):
+            dtype = jnp.promote_types(dtype, jnp.finfo(leaf_dtype).dtype)
+    return dtype
+
+
+def _scalar_schedule_value(fn: str, name: str, schedule: Callable, count: jax.Array) -> jax.Array:
+    value = jnp.asarray(schedule(count))
+    if value.shape != ():
+        raise ValueError(
+            f"{fn}: the schedule given as {name} returned shape {value.shape} for a scalar step; "
+            f"it must return a scalar. Reduce it, e.g. {name}=lambda t: my_schedule(t).squeeze()."
+        )
+    return value
+
+
+def _dynamic_names(factory: Callable[..., Any], dynamic_args: Iterable[str] | None) -> Any:
+    if dynamic_args is not None:
+        return tuple(dynamic_args)
+    return getattr(factory, "hyperparam_names", None)
 
 
 def inject_hyperparams(
-    factory: Callable[..., GradientTransformation] | None = None,
+    factory: Callable[..., Any] | None = None,
     *,
-    static_args: Iterable[str] = ("mask", "weight_decay_mask"),
-    checks: Mapping[str, Callable[[str, str, Any], None]] | None = None,
+    static_args: str | Iterable[str] = (),
+    hyperparam_dtype: Any | None = None,
+    dynamic_args: Iterable[str] | None = None,
+    off_when_zero: Iterable[str] = (),
 ) -> Any:
-    r"""Moves a factory's numeric hyperparameters into the state of what it builds.
+    r"""Moves a factory's dynamic hyperparameters into the state of what it builds.
 
     ``inject_hyperparams(f)(*args, **kwargs)`` behaves like ``f(*args, **kwargs)``, except that
-    every number or schedule argument :math:`h` is stored in ``state.hyperparams``: a schedule
+    each dynamic hyperparameter :math:`h` lives in ``state.hyperparams``: a schedule
     :math:`h(t)` is evaluated at each step :math:`t = 0, 1, \dots` before the update; a number
-    stays as set (see :func:`set_hyperparams`). The update is rebuilt from these values at every
-    step, so changing them never recompiles. Outputs keep the incoming updates' dtypes; the
-    arithmetic runs at the promotion of the leaf and float32 hyperparameters (bf16 moments are
-    averaged in float32). All gradlab aliases are built this way already.
+    stays as set (see :func:`set_hyperparams`); an array or traced value is used as given. The
+    update is rebuilt from these values at every step, so changing them never recompiles. The
+    module docstring states the rules (declaration, sources, nesting, off-when-zero). Outputs
+    keep the incoming updates' dtypes. All gradlab aliases are built this way already; wrapping
+    one again gives an outer injection that owns its values (how a zero weight decay stays
+    settable).
 
     Args:
-      factory: a function returning a GradientTransformation, e.g. a custom chain. With no
-        factory, returns a decorator.
-      static_args: argument names never injected (masks, which are callables but not schedules).
-      checks: ``{argument name: check(fn_name, arg_name, value)}`` run on concrete, non-schedule
-        arguments at construction, so errors name the factory's own arguments.
+      factory: a function returning a transformation. With no factory, returns a decorator.
+      static_args: argument names (one string, or several) never injected; each must be an
+        argument of ``factory``.
+      hyperparam_dtype: dtype of the stored values; ``None`` is float32, or the params' widest
+        float dtype when wider (float64 params under x64).
+      dynamic_args: the dynamic argument names, overriding the factory's declaration.
+      off_when_zero: among those, the names whose Python 0 is static (the term compiled away).
 
     Returns:
-      A factory with ``factory``'s signature whose transformations keep an ``InjectState``.
+      A factory with ``factory``'s signature whose transformations are
+      ``GradientTransformationExtraArgs`` with state ``InjectState``.
 
     References:
-      Matches: ``optax.inject_hyperparams`` (state layout ``count``, ``hyperparams``,
-      ``inner_state``).
+      Matches: ``optax.inject_hyperparams`` (fields ``count``, ``hyperparams``,
+      ``inner_state``), except that declared factories decide what is dynamic (optax guesses
+      from the values, and injects ints too).
 
     >>> import jax.numpy as jnp, gradlab
-    >>> momentum = gradlab.inject_hyperparams(gradlab.scale_by_momentum)(decay=lambda t: 0.5)
+    >>> momentum = gradlab.inject_hyperparams(gradlab.trace)(decay=lambda t: 0.5)
     >>> state = momentum.init(jnp.zeros(2))
     >>> float(gradlab.hyperparams(state)["decay"])
     0.5
     """
     if factory is None:
-        return functools.partial(inject_hyperparams, static_args=static_args, checks=checks)
-    if getattr(factory, "_injects_hyperparams", False):
-        return factory  # a gradlab alias already keeps its hyperparameters in its state
-    static_names = frozenset(static_args)
+        return functools.partial(
+            inject_hyperparams,
+            static_args=static_args,
+            hyperparam_dtype=hyperparam_dtype,
+            dynamic_args=dynamic_args,
+            off_when_zero=off_when_zero,
+        )
+    name = getattr(factory, "__name__", type(factory).__name__)
     signature = inspect.signature(factory)
+    static_names = {static_args} if isinstance(static_args, str) else set(static_args)
+    unknown = sorted(static_names - set(signature.parameters))
+    if unknown:
+        raise ValueError(
+            f"inject_hyperparams: static_args names {unknown}, which {name} does not take; its "
+            f"arguments are {list(signature.parameters)}."
+        )
+    validation.check_dtype("inject_hyperparams", "hyperparam_dtype", hyperparam_dtype)
+    declared = _dynamic_names(factory, dynamic_args)
+    off = tuple(off_when_zero)
 
     @functools.wraps(factory)
-    def wrapped(*args: Any, **kwargs: Any) -> GradientTransformation:
+    def wrapped(*args: Any, **kwargs: Any) -> GradientTransformationExtraArgs:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         arguments = dict(bound.arguments)
-        for name, check in (checks or {}).items():
-            value = arguments.get(name, None)
-            optional = name in signature.parameters and signature.parameters[name].default is None
-            if name in arguments and not callable(value) and not (value is None and optional):
-                check(factory.__name__, name, value)
-        factory(**arguments)  # validates concrete values now, at construction
-        injected = {
-            k: v for k, v in arguments.items() if k not in static_names and _is_hyperparameter(v)
-        }
-        for k, v in injected.items():  # each is stored as one scalar in the state
-            validation.check_scalar(factory.__name__, k, v)
-        fixed = {k: v for k, v in arguments.items() if k not in injected}
+        if declared is None:  # optax's reading: floats and callables are dynamic
+            candidates = [k for k, v in arguments.items() if _is_float_value(v) or callable(v)]
+        else:
+            candidates = list(declared)
+        sources = {}
+        for k in candidates:
+            value = arguments[k]
+            if k in static_names or value is None:
+                continue
+            if not callable(value):  # a declared float: checked under the factory's own name
+                validation.check_argument(name, k, value)
+                validation.check_scalar(name, k, value)
+            source = _source(k, value, off)
+            if source is not None:
+                sources[k] = source
+        factory(**arguments)  # the factory's own checks run now, at construction
+        fixed = {k: v for k, v in arguments.items() if k not in sources}
+        schedules = {k: arguments[k] for k, s in sources.items() if s == SCHEDULE}
+        given = {k: arguments[k] for k, s in sources.items() if s == GIVEN}
+        driven_by = {k: {s: None} for k, s in sources.items() if s != STATE}
 
-        def scheduled(name: str, schedule: Callable, count: jax.Array) -> jax.Array:
-            value = jnp.asarray(schedule(count))
-            if value.shape != ():
-                raise ValueError(
-                    f"{factory.__name__}: the schedule given as {name} returned shape "
-                    f"{value.shape} for a scalar step; it must return a scalar. Reduce it, "
-                    f"e.g. {name}=lambda t: my_schedule(t).squeeze()."
-                )
-            return value
+        def values_at(count: jax.Array, stored: dict[str, jax.Array]) -> dict[str, jax.Array]:
+            out = {}
+            for k, s in sources.items():
+                if s == STATE:
+                    out[k] = stored[k]
+                elif s == SCHEDULE:
+                    out[k] = _scalar_schedule_value(name, k, schedules[k], count).astype(
+                        stored[k].dtype
+                    )
+                else:
+                    out[k] = given[k]
+            return out
 
-        def evaluate(count: jax.Array, current: dict[str, jax.Array]) -> dict[str, jax.Array]:
-            return {
-                k: scheduled(k, v, count).astype(current[k].dtype) if callable(v) else current[k]
-                for k, v in injected.items()
-            }
-
-        def build(values: dict[str, jax.Array]) -> Any:
-            return factory(**fixed, **values)
+        def recorded(values: dict[str, jax.Array], stored: dict[str, jax.Array]) -> Any:
+            return {k: jnp.asarray(v).astype(stored[k].dtype) for k, v in values.items()}
 
         def init(params: Params) -> InjectState:
-            tree.check_float_leaves(factory.__name__, params, "params")
+            validation.check_float_leaves(name, params, "params")
+            dtype = _hyperparam_dtype(params, hyperparam_dtype)
             count = jnp.zeros([], jnp.int32)
-            float_dtype = jnp.asarray(0.0).dtype  # float32, or float64 under x64
-            start = {
-                k: jnp.zeros([], float_dtype) if callable(v) else v for k, v in injected.items()
+            slots = {
+                k: jnp.asarray(
+                    given[k] if s == GIVEN else 0.0 if s == SCHEDULE else arguments[k],
+                    dtype if s != GIVEN else None,
+                )
+                for k, s in sources.items()
             }
-            values = evaluate(count, {k: jnp.asarray(v, float_dtype) for k, v in start.items()})
-            return InjectState(count, values, build(values).init(params))
+            values = values_at(count, slots)
+            inner = with_extra_args_support(factory(**fixed, **values))
+            return InjectState(count, recorded(values, slots), inner.init(params), driven_by)
 
         def update(
             updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
         ) -> tuple[Updates, OptState]:
-            tree.check_float_leaves(factory.__name__, updates, "gradient")
+            if not isinstance(state, InjectState):
+                raise TypeError(
+                    f"{name}: expected the InjectState that this optimizer's init() returns, "
+                    f"got {type(state).__name__}. Pass the state built by this optimizer."
+                )
+            validation.check_float_leaves(name, updates, "gradient")
             if params is not None:
-                tree.check_structure(factory.__name__, updates, params, what="params")
-            values = evaluate(state.count, state.hyperparams)
-            new, inner_state = _updater(build(values))(
-                updates, state.inner_state, params, **extra_args
-            )
+                validation.check_structure(name, updates, params, what="params")
+            values = values_at(state.count, state.hyperparams)
+            inner = with_extra_args_support(factory(**fixed, **values))
+            new, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
             new = jax.tree.map(lambda u, g: u.astype(g.dtype), new, updates)
-            return new, InjectState(tree.safe_increment(state.count), values, inner_state)
+            count = tree.safe_increment(state.count)
+            return new, InjectState(
+                count, recorded(values, state.hyperparams), inner_state, state.driven_by
+            )
 
-        return GradientTransformation(init, update)
+        return GradientTransformationExtraArgs(init, update)
 
-    wrapped._injects_hyperparams = True  # type: ignore[attr-defined]
+    wrapped.hyperparam_names = (  # type: ignore[attr-defined]
+        tuple(declared) if declared is not None else None
+    )
+    # What this injection treats as off at a Python 0 (for reading; an outer injection of this
+    # factory does not inherit it, so zeros stay settable there).
+    wrapped.off_when_zero = off  # type: ignore[attr-defined]
     return wrapped
 
 
-def _inject_states(state: OptState) -> list[InjectState]:
-    is_inject = lambda x: isinstance(x, InjectState)  # noqa: E731
-    return [x for x in jax.tree.leaves(state, is_leaf=is_inject) if is_inject(x)]
+# ---------------------------------------------------------------------------------------------
+# Reading and setting
 
 
-def _the_inject_state(fn: str, state: OptState) -> InjectState:
-    found = _inject_states(state)
-    if len(found) != 1:
-        raise ValueError(
-            f"{fn}: expected the state of one gradlab optimizer (with one InjectState), found "
-            f"{len(found)}. Pass the optimizer's own state, e.g. opt_state or opt_state[i] of a "
-            "chain; wrap a custom factory with gradlab.inject_hyperparams."
-        )
-    return found[0]
+class _Entry(NamedTuple):
+    group: tuple[Any, ...]  # the partition labels on the way to the owner
+    name: str
+    value: jax.Array
+    source: str
+    owner: Any  # the InjectState (or optax inject state) that holds it
 
 
-def hyperparams(state: OptState) -> dict[str, jax.Array]:
+def _is_optax_inject(x: Any) -> bool:
+    optax = sys.modules.get("optax")
+    cls = getattr(optax, "InjectStatefulHyperparamsState", None) if optax else None
+    return cls is not None and isinstance(x, cls)
+
+
+def _partition_state_class() -> Any:
+    from gradlab.transforms.groups import PartitionState  # a late import: groups imports core
+
+    return PartitionState
+
+
+def _is_owner_or_group(x: Any) -> bool:
+    return (
+        isinstance(x, InjectState) or _is_optax_inject(x) or isinstance(x, _partition_state_class())
+    )
+
+
+def _entries(node: Any, group: tuple[Any, ...] = (), enclosed: bool = False) -> list[_Entry]:
+    """Every hyperparameter in ``node``, with its group, source and owner (outermost first)."""
+    if isinstance(node, InjectState):
+        found = [
+            _Entry(group, k, v, next(iter(node.driven_by.get(k, {STATE: None}))), node)
+            for k, v in node.hyperparams.items()
+        ]
+        found = [e for e in found if not (enclosed and e.source == GIVEN)]
+        return found + _entries(node.inner_state, group, True)
+    if _is_optax_inject(node):
+        found = [
+            _Entry(group, k, v, SCHEDULE if k in node.hyperparams_states else STATE, node)
+            for k, v in node.hyperparams.items()
+        ]
+        return found + _entries(node.inner_state, group, True)
+    if isinstance(node, _partition_state_class()):
+        return [
+            e
+            for label, sub in node.inner_states.items()
+            for e in _entries(sub, (*group, label), enclosed)
+        ]
+    children = jax.tree.leaves(node, is_leaf=_is_owner_or_group)
+    return [e for c in children if _is_owner_or_group(c) for e in _entries(c, group, enclosed)]
+
+
+def _group_key(group: tuple[Any, ...]) -> Any:
+    return group[0] if len(group) == 1 else "/".join(map(str, group))
+
+
+def _check_unique(fn: str, entries: list[_Entry]) -> None:
+    seen: dict[tuple[Any, ...], _Entry] = {}
+    for e in entries:
+        key = (e.group, e.name)
+        if key in seen:
+            raise ValueError(
+                f"{fn}: two optimizers in this state have a hyperparameter {e.name!r}"
+                f"{' in group ' + repr(_group_key(e.group)) if e.group else ''} (e.g. two "
+                "aliases in one chain). Pass the sub-state of the one you mean, e.g. "
+                "opt_state[i] of a chain."
+            )
+        seen[key] = e
+
+
+def hyperparams(state: OptState) -> dict[str, Any]:
     r"""The current value of every hyperparameter of a gradlab optimizer, by name.
 
-    Reads :math:`h_t` from the state (for a schedule, the value used by the latest update).
+    Reads :math:`h_t` from the state (for a schedule, the value of the latest step), each value
+    from its owner: under an outer injection the outer values are reported, not the inner
+    alias's copies. For a :func:`gradlab.partition` / :func:`gradlab.param_groups` state the
+    result has one dict per group, ``{label: {name: value}}``.
 
     Args:
-      state: the state of a gradlab alias (or of any ``inject_hyperparams`` factory), possibly
-        nested inside an ``optax.chain``, ``TrainState`` or ``nnx.Optimizer`` state.
+      state: the state of a gradlab alias (or of any ``inject_hyperparams`` factory, gradlab's
+        or optax's), possibly nested inside a chain, a wrapper, a ``TrainState`` or an
+        ``nnx.Optimizer`` state.
 
     Returns:
-      ``{name: scalar array}``, e.g. ``{"learning_rate": ..., "b1": ..., ...}``.
+      ``{name: scalar array}``, e.g. ``{"learning_rate": ..., "b1": ..., ...}``, or for groups
+      ``{label: {name: scalar array}}``.
 
     References:
       Goes beyond optax, where reading the current learning rate needs
@@ -188,21 +415,66 @@ def hyperparams(state: OptState) -> dict[str, jax.Array]:
     >>> import jax.numpy as jnp, gradlab
     >>> state = gradlab.adam(1e-3).init(jnp.zeros(2))
     >>> sorted(gradlab.hyperparams(state))
-    ['b1', 'b2', 'eps', 'eps_root', 'learning_rate']
+    ['b1', 'b2', 'eps', 'learning_rate']
     """
-    return dict(_the_inject_state("hyperparams", state).hyperparams)
+    entries = _entries(state)
+    if not entries:
+        raise ValueError(
+            "hyperparams: this state holds no injected hyperparameters. Pass the state of a "
+            "gradlab optimizer (or of an inject_hyperparams factory), e.g. opt_state."
+        )
+    _check_unique("hyperparams", entries)
+    out: dict[Any, Any] = {}
+    for e in entries:
+        if e.group:
+            out.setdefault(_group_key(e.group), {})[e.name] = e.value
+        else:
+            out[e.name] = e.value
+    return out
 
 
-def set_hyperparams(state: OptState, **values: jax.typing.ArrayLike) -> OptState:
+def _check_new_value(name: str, value: Any, old: jax.Array) -> None:
+    if validation.is_traced(value):
+        return  # traced values cannot be checked (documented)
+    validation.check_number("set_hyperparams", name, value, "1e-3")
+    if jnp.shape(value) != jnp.shape(old):
+        raise ValueError(
+            f"set_hyperparams: {name} must have shape {jnp.shape(old)}, got {jnp.shape(value)}. "
+            f"Pass a scalar, e.g. {name}=1e-3."
+        )
+    validation.check_argument("set_hyperparams", name, value)
+
+
+def _replace_owners(node: Any, new: Mapping[int, Any]) -> Any:
+    """``node`` with each owner whose id is in ``new`` replaced by ``new[id]``'s hyperparams."""
+    if isinstance(node, InjectState) or _is_optax_inject(node):
+        if id(node) in new:
+            node = node._replace(hyperparams=new[id(node)])
+        return node._replace(inner_state=_replace_owners(node.inner_state, new))
+    if isinstance(node, _partition_state_class()):
+        return node._replace(
+            inner_states={k: _replace_owners(v, new) for k, v in node.inner_states.items()}
+        )
+    return jax.tree.map(
+        lambda x: _replace_owners(x, new) if _is_owner_or_group(x) else x,
+        node,
+        is_leaf=_is_owner_or_group,
+    )
+
+
+def set_hyperparams(state: OptState, *, group: Any = None, **values: Any) -> OptState:
     r"""Returns ``state`` with hyperparameters replaced: :math:`h \leftarrow` ``values[h]``.
 
     The next ``update`` uses the new values exactly as a freshly built optimizer with them would,
     and a jitted step does not recompile (the values are state arrays of unchanged shape and
-    dtype). A hyperparameter given as a schedule is recomputed from the step count at every
-    update, so setting it has no lasting effect: pass a number at construction to control it.
+    dtype). Concrete values get the constructor's checks (a decay in [0, 1), a finite eps >= 0,
+    ...); traced values are not checked. A value driven by a schedule, or given by an outer
+    injection, is refused with the reason. In a :func:`gradlab.param_groups` state the value is
+    set in every group that has it, or in ``group`` only.
 
     Args:
       state: as for :func:`hyperparams`.
+      group: the label of the one group to change (``None``: every group that has the name).
       **values: new scalar values by name, e.g. ``learning_rate=3e-4``.
 
     Returns:
@@ -217,22 +489,48 @@ def set_hyperparams(state: OptState, **values: jax.typing.ArrayLike) -> OptState
     >>> gradlab.hyperparams(state)["learning_rate"]
     Array(0.01, dtype=float32)
     """
-    target = _the_inject_state("set_hyperparams", state)
-    unknown = sorted(set(values) - set(target.hyperparams))
-    if unknown:
-        raise ValueError(
-            f"set_hyperparams: unknown hyperparameter(s) {unknown}; this optimizer has "
-            f"{sorted(target.hyperparams)}."
-        )
-    new_values = dict(target.hyperparams)
-    for name, value in values.items():
-        old = target.hyperparams[name]
-        if jnp.shape(value) != jnp.shape(old):
+    entries = _entries(state)
+    _check_unique("set_hyperparams", entries)
+    if group is not None:
+        groups = {_group_key(e.group) for e in entries if e.group}
+        if group not in groups:
             raise ValueError(
-                f"set_hyperparams: {name} must have shape {jnp.shape(old)}, got "
-                f"{jnp.shape(value)}. Pass a scalar, e.g. {name}=1e-3."
+                f"set_hyperparams: no group {group!r} in this state; its groups are "
+                f"{sorted(map(str, groups))}."
             )
-        new_values[name] = jnp.asarray(value, jnp.asarray(old).dtype)
-    replacement = target._replace(hyperparams=new_values)
-    is_inject = lambda x: isinstance(x, InjectState)  # noqa: E731
-    return jax.tree.map(lambda x: replacement if x is target else x, state, is_leaf=is_inject)
+        entries = [e for e in entries if e.group and _group_key(e.group) == group]
+    new: dict[int, dict[str, jax.Array]] = {}
+    for name, value in values.items():
+        matches = [e for e in entries if e.name == name]
+        settable = [e for e in matches if e.source == STATE]
+        if not settable:
+            if matches:
+                why = {
+                    SCHEDULE: "is driven by a schedule, evaluated at every step, so a set value "
+                    "would be ignored. Pass a number at construction to control it, or change "
+                    "the schedule",
+                    GIVEN: "was given as an array to the optimizer's constructor (by an outer "
+                    "inject_hyperparams, vmap or a meta-gradient), which owns it. Set it there",
+                }[matches[0].source]
+                raise ValueError(f"set_hyperparams: {name} {why}.")
+            known = sorted({e.name for e in entries})
+            raise ValueError(
+                f"set_hyperparams: unknown hyperparameter(s) [{name!r}]; this optimizer has "
+                f"{known}. An argument given as a Python 0 where 0 turns a term off "
+                "(weight_decay, eps_root, momentum, ...) is compiled away: build it as "
+                "gradlab.inject_hyperparams(alias)(..., weight_decay=0.0) to keep it settable."
+            )
+        for e in settable:
+            _check_new_value(name, value, e.value)
+            current = new.setdefault(id(e.owner), dict(e.owner.hyperparams))
+            current[name] = jnp.asarray(value, jnp.asarray(e.value).dtype)
+    return _replace_owners(state, new)
+
+
+__all__ = [
+    "InjectState",
+    "declare_hyperparams",
+    "hyperparams",
+    "inject_hyperparams",
+    "set_hyperparams",
+]

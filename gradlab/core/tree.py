@@ -6,11 +6,13 @@ leaves are empty subtrees and pass through untouched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from gradlab.core import storage
 from gradlab.core.base import Updates
 
 
@@ -26,63 +28,16 @@ def full_like(
     return jax.tree.map(lambda x: jnp.full_like(x, value, dtype=dtype), tree)
 
 
-def wide_dtype(dtype: jax.typing.DTypeLike) -> Any:
-    """The dtype to accumulate squares of ``dtype`` values in: float32 for float16, else itself.
-
-    float16 tops out at 65504, so the square of a gradient entry above 256 overflows it; bfloat16
-    has float32's range and is kept (pass ``nu_dtype=jnp.float32`` for its precision).
-    """
-    return jnp.float32 if jnp.dtype(dtype) == jnp.float16 else dtype
-
-
-def full_like_wide(tree: Any, value: jax.typing.ArrayLike, dtype: Any | None = None) -> Any:
-    """``full_like`` for accumulators of squares: ``dtype`` if given, else ``wide_dtype(leaf)``."""
-    return jax.tree.map(lambda x: jnp.full_like(x, value, dtype=dtype or wide_dtype(x.dtype)), tree)
-
-
-def upcast(x: jax.Array) -> jax.Array:
-    """``x`` in at least float32, the precision gradlab's moment arithmetic runs in."""
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
-
-
-def cast_like(tree: Any, reference: Any) -> Any:
-    """Casts every leaf of ``tree`` to the dtype of the matching leaf of ``reference``."""
-    return jax.tree.map(lambda x, r: jnp.asarray(x).astype(jnp.asarray(r).dtype), tree, reference)
-
-
-def check_structure(name: str, updates: Updates, reference: Any, what: str = "state") -> None:
-    """Raises a ValueError naming both tree structures when ``updates`` and ``reference`` differ.
-
-    Runs at trace time on the tree structure only, so it costs nothing inside ``jit``.
-    """
-    got, want = jax.tree.structure(updates), jax.tree.structure(reference)
-    if got != want:  # type: ignore[operator]  # PyTreeDef supports ==
-        fix = {
-            "params": "Pass the gradients of exactly these params: jax.grad(loss)(params).",
-        }.get(what, "Call init() with params of the same structure as the gradients you pass.")
-        raise ValueError(
-            f"{name}: the tree structure of the updates differs from that of the {what}.\n"
-            f"  updates: {got}\n  {what}: {want}\n{fix}"
-        )
-
-
-def check_float_leaves(name: str, tree_: Any, what: str) -> None:
-    """Raises a TypeError naming the first leaf of ``tree_`` that is not floating point."""
-    for path, leaf in jax.tree_util.tree_leaves_with_path(tree_):
-        dtype = jnp.result_type(leaf)
-        if not jnp.issubdtype(dtype, jnp.inexact):
-            raise TypeError(
-                f"{name}: the {what} leaf {jax.tree_util.keystr(path) or '(root)'} has dtype "
-                f"{dtype}; only floating-point leaves can be optimized. Cast it with "
-                ".astype(jnp.float32), or keep it out of the optimized tree (e.g. nnx's "
-                "wrt=nnx.Param, or a frozen gradlab.param_groups rule)."
-            )
-
-
 def update_moment(updates: Updates, moment: Any, decay: jax.typing.ArrayLike, order: int) -> Any:
-    r"""Exponential moving average of the ``order``-th power: :math:`\beta m + (1-\beta) g^k`."""
+    r"""Exponential moving average of the ``order``-th power: :math:`\beta m + (1-\beta) g^k`.
+
+    For complex leaves the second moment is of :math:`|g|^2 = g \bar g` (real), as optax's.
+    ``moment`` is read through :func:`gradlab.core.storage.load` (float32 or wider).
+    """
     return jax.tree.map(
-        lambda g, m: (1 - decay) * (upcast(g) ** order) + decay * m, updates, moment
+        lambda g, m: (1 - decay) * storage.power(g, order) + decay * storage.load(m),
+        updates,
+        moment,
     )
 
 
@@ -99,8 +54,27 @@ def bias_correction(moment: Any, decay: jax.typing.ArrayLike, count: jax.Array) 
     return jax.tree.map(lambda m: m / correction.astype(m.dtype), moment)
 
 
-def safe_increment(count: jax.Array) -> jax.Array:
-    """``count + 1``, saturating at the dtype's maximum instead of wrapping around."""
+def mask_out(tree_: Any, mask: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """``tree_`` with the leaves where ``mask`` (a prefix tree of bools) is False set to None.
+
+    ``is_leaf`` marks nodes to drop whole (e.g. ``nnx.Variable``s, so none is left holding None).
+    """
+    return jax.tree.map(
+        lambda m, sub: sub if m else jax.tree.map(lambda _: None, sub, is_leaf=is_leaf),
+        mask,
+        tree_,
+    )
+
+
+def merge(updates: Any, new: Any) -> Any:
+    """``updates`` with the leaves that ``new`` holds (those that are not None) taken from it."""
+    return jax.tree.map(
+        lambda g, u: g if u is None else u, updates, new, is_leaf=lambda x: x is None
+    )
+
+
+def safe_increment(count: jax.Array, by: int = 1) -> jax.Array:
+    """``count + by`` (``by >= 0``), saturating at the dtype maximum instead of wrapping around."""
     count = jnp.asarray(count)
     max_value = jnp.iinfo(count.dtype).max
-    return jnp.where(count < max_value, count + 1, max_value)
+    return jnp.where(count <= max_value - by, count + by, max_value)

@@ -119,7 +119,9 @@ def check_unit_interval(fn: str, arg: str, value: Any, example: str = "0.9") -> 
 
 def check_learning_rate(fn: str, value: Any, arg: str = "learning_rate") -> None:
     """A learning rate is a schedule, or a finite number >= 0 (the sign flip is the optimizer's)."""
-    if isinstance(value, (str, bytes)) or value is None:
+    if value is None:
+        raise ValueError(f"{fn}: {arg} is None. Pass a number or a schedule, e.g. {arg}=1e-3.")
+    if isinstance(value, (str, bytes)):
         raise TypeError(
             f"{fn}: {arg} must be a number or a schedule (a callable step -> value), "
             f"got {type(value).__name__} {value!r}. Pass e.g. {arg}=1e-3."
@@ -273,3 +275,247 @@ def check_argument(fn: str, arg: str, value: Any) -> None:
         check(fn, arg, value)
     else:
         check_finite(fn, arg, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# ---- Schedules and losses
+#
+# Schedules check step counts, rates and boundaries when they are built; losses check the shapes
+# and dtypes of their array arguments when they are called (shapes are static, so this is free
+# under jit). Concrete bad values raise ``ValueError`` (``TypeError`` for a wrong dtype); traced
+# values pass.
+
+
+def check_real_scalar(fn: str, arg: str, value: Any, example: str) -> float | None:
+    """``float(value)`` for a concrete real scalar, ``None`` for a traced one; raises otherwise.
+
+    Python, NumPy and JAX integers and floats count; booleans, strings, callables and arrays
+    with a shape raise ``ValueError``.
+
+    Args:
+      fn: the public function's name, first in the message.
+      arg: the argument's name.
+      value: the argument.
+      example: a valid value, shown in the fix (``Pass e.g. {arg}={example}.``).
+    """
+    if is_traced(value):
+        return None
+    array = np.asarray(value)
+    if array.ndim != 0 or array.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{fn}: {arg} must be a real scalar, got {value!r}. Pass e.g. {arg}={example}."
+        )
+    return float(array)
+
+
+def check_step_count(
+    fn: str, arg: str, value: Any, example: str, *, allow_zero: bool = False
+) -> None:
+    """Raises unless ``value`` (when concrete) is a whole number >= 1 (>= 0 with ``allow_zero``).
+
+    Integral floats such as ``10.0`` count (``10.5`` does not), so that a step count computed
+    as ``0.3 * total`` is accepted when it is whole.
+    """
+    v = check_real_scalar(fn, arg, value, example)
+    if v is not None and not (v.is_integer() and v >= (0 if allow_zero else 1)):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(
+            f"{fn}: {arg} must be a {kind} integer, got {value!r}. Pass e.g. {arg}={example}."
+        )
+
+
+def check_in_interval(fn: str, arg: str, value: Any, interval: str, example: str) -> None:
+    """Raises unless ``value`` (when concrete) is a real scalar in ``interval``.
+
+    Args:
+      fn: the public function's name.
+      arg: the argument's name.
+      value: the argument.
+      interval: written as in mathematics, ``"(0, 1]"``, ``"[0, inf)"``...; ``(0, inf)`` and
+        ``[0, inf)`` read "positive and finite" and "non-negative and finite" in the message.
+      example: a valid value, shown in the fix.
+
+    Example:
+      >>> from gradlab.core.validation import check_in_interval
+      >>> check_in_interval("cyclic_schedule", "gamma", 0.5, "(0, 1]", "0.99")
+      >>> check_in_interval("cyclic_schedule", "gamma", 1.5, "(0, 1]", "0.99")
+      Traceback (most recent call last):
+      ...
+      ValueError: cyclic_schedule: gamma must be in (0, 1], got 1.5. Pass e.g. gamma=0.99.
+    """
+    v = check_real_scalar(fn, arg, value, example)
+    if v is None:
+        return
+    low, high = (float(x) for x in interval[1:-1].split(","))
+    above = low <= v if interval[0] == "[" else low < v
+    below = v <= high if interval[-1] == "]" else v < high
+    if not (above and below):
+        words = {"(0, inf)": "positive and finite", "[0, inf)": "non-negative and finite"}
+        wanted = words.get(interval, f"in {interval}")
+        raise ValueError(f"{fn}: {arg} must be {wanted}, got {value!r}. Pass e.g. {arg}={example}.")
+
+
+def check_increasing_steps(
+    fn: str, arg: str, steps: list[Any] | tuple[Any, ...], example: str
+) -> None:
+    """Raises unless ``steps`` are whole numbers >= 0, strictly increasing (boundary steps).
+
+    Skipped when any step is traced.
+    """
+    if any(is_traced(s) for s in steps):
+        return
+    values = [np.asarray(s) for s in steps]
+    good = all(v.ndim == 0 and v.dtype.kind in "iuf" and float(v).is_integer() for v in values)
+    good = good and all(float(v) >= 0 for v in values)
+    good = good and all(float(a) < float(b) for a, b in zip(values, values[1:], strict=False))
+    if not good:
+        raise ValueError(
+            f"{fn}: {arg} must be strictly increasing non-negative integer steps, got "
+            f"{list(steps)!r}. Pass e.g. {arg}={example}."
+        )
+
+
+def check_boundaries_and_scales(
+    fn: str,
+    value: Any,
+    arg: str = "boundaries_and_scales",
+    example: str = "{100: 0.1, 200: 0.1}",
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """A ``{step: scale}`` dict (or ``None``, meaning ``{}``) as sorted ``(steps, scales)``.
+
+    Raises unless ``value`` is a mapping whose keys pass :func:`check_increasing_steps` once
+    sorted and whose values are finite and >= 0.
+    """
+    from collections.abc import Mapping  # here, not at the top: this section is appended
+
+    if value is None:
+        return (), ()
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"{fn}: {arg} must be a dict {{step: scale}} or None, got {value!r}. "
+            f"Pass e.g. {arg}={example}."
+        )
+    items = sorted(value.items())
+    check_increasing_steps(fn, f"the steps (keys) of {arg}", [b for b, _ in items], example)
+    for _, scale in items:
+        check_in_interval(fn, f"every scale (value) of {arg}", scale, "[0, inf)", example)
+    return tuple(b for b, _ in items), tuple(s for _, s in items)
+
+
+def check_onecycle(
+    fn: str, transition_steps: Any, pct_start: Any, div_factor: Any, final_div_factor: Any
+) -> None:
+    """The arguments every one-cycle schedule shares: a cycle length >= 1, ``pct_start`` in
+    (0, 1), and division factors > 0."""
+    check_step_count(fn, "transition_steps", transition_steps, "10000")
+    check_in_interval(fn, "pct_start", pct_start, "(0, 1)", "0.3")
+    check_in_interval(fn, "div_factor", div_factor, "(0, inf)", "25.0")
+    check_in_interval(fn, "final_div_factor", final_div_factor, "(0, inf)", "1e4")
+
+
+def check_real_array(fn: str, arg: str, x: Any) -> jax.Array:
+    """``x`` as an array (anything with ``shape`` and ``dtype``); raises TypeError if complex.
+
+    NumPy and JAX arrays pass through untouched (``jnp.asarray`` of a NumPy array compiles a
+    staging op per shape), so an eager loss compiles nothing outside its jitted kernel; the
+    return type says ``jax.Array`` for both.
+    """
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(f"{fn}: {arg} must be real, got dtype {x.dtype}. Pass e.g. {arg}.real.")
+    return x  # a NumPy array passes as is (no staging op)
+
+
+def check_broadcastable(fn: str, *named_shapes: tuple[str, tuple[int, ...]]) -> None:
+    """Raises ``ValueError`` naming every ``(name, shape)`` when the shapes do not broadcast."""
+    try:
+        np.broadcast_shapes(*(shape for _, shape in named_shapes))
+    except ValueError:
+        described = " and ".join(f"{name} shape {shape}" for name, shape in named_shapes)
+        raise ValueError(
+            f"{fn}: {described} cannot be broadcast together. "
+            "Pass arrays whose shapes broadcast (e.g. equal shapes)."
+        ) from None
+
+
+def check_array_pair(
+    fn: str, first: str, a: Any, second: str, b: Any
+) -> tuple[jax.Array, jax.Array | None]:
+    """``a`` and ``b`` (which may be ``None``) as real arrays whose shapes broadcast.
+
+    Args:
+      fn: the public function's name.
+      first: the name of ``a`` (e.g. ``"predictions"``).
+      a: the first array argument.
+      second: the name of ``b`` (e.g. ``"targets"``).
+      b: the second array argument, or ``None`` (returned as ``None``).
+    """
+    a = check_real_array(fn, first, a)
+    if b is None:
+        return a, None
+    b = check_real_array(fn, second, b)
+    check_broadcastable(fn, (first, a.shape), (second, b.shape))
+    return a, b
+
+
+def check_class_labels(
+    fn: str, labels: Any, batch_shape: tuple[int, ...], scores: str, alternative: str
+) -> jax.Array:
+    """Integer class labels, one per example: ``labels`` broadcast to ``batch_shape``.
+
+    Args:
+      fn: the public function's name.
+      labels: the labels argument.
+      batch_shape: the shape of the scores without their class axes.
+      scores: the name of the scores argument (``"logits"``, ``"scores"``), for the message.
+      alternative: what to use instead for non-integer labels, for the message.
+
+    Returns:
+      ``labels`` as an integer array. Raises TypeError for non-integer labels and ValueError for
+      a shape with another rank or that does not broadcast to ``batch_shape``.
+    """
+    labels = check_real_array(fn, "labels", labels)
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+        raise TypeError(
+            f"{fn}: labels must be integer class indices, got dtype {labels.dtype}. "
+            f"Pass e.g. labels=jnp.argmax(one_hot_labels, axis=-1), or use {alternative}."
+        )
+    ok = labels.ndim == len(batch_shape)
+    if ok:
+        try:
+            ok = np.broadcast_shapes(labels.shape, batch_shape) == tuple(batch_shape)
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ValueError(
+            f"{fn}: labels shape {labels.shape} does not match {scores} shape "
+            f"{tuple(batch_shape)} without the class axis. Pass one integer label per example, "
+            f"with shape {tuple(batch_shape)}."
+        )
+    return labels
+
+
+def check_axes(
+    fn: str, axis: Any, shape: tuple[int, ...], what: str = "logits"
+) -> int | tuple[int, ...]:
+    """``axis`` (an int, or a tuple or list of ints) made non-negative for an array of ``shape``.
+
+    Raises ``ValueError`` for another type (``None`` included) or an axis out of bounds; the
+    message names the array as ``what``.
+    """
+    ndim = len(shape)
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else axis
+    if not isinstance(axes, (int, tuple)) or isinstance(axes, bool):
+        raise ValueError(
+            f"{fn}: axis must be an int or a tuple of ints, got {type(axis).__name__}. "
+            "Pass e.g. axis=-1."
+        )
+    for a in axes if isinstance(axes, tuple) else (axes,):
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"{fn}: axis {a} is out of bounds for {what} of shape {shape}. Pass e.g. axis=-1."
+            )
+    if isinstance(axes, tuple):
+        return tuple(a % ndim for a in axes)
+    return axes % ndim

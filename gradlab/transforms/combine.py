@@ -1,52 +1,51 @@
 """Combinators: build one transformation out of several.
 
-``chain`` runs transformations one after another; ``divide`` fans the same incoming gradient out
-to a numerator and a denominator transformation (how Adam reads both moments from the raw
-gradient); ``masked`` applies a transformation to a subset of the leaves.
+``chain`` runs transformations one after another. ``fan_out`` feeds the *same* incoming updates
+to several branches and hands all their outputs, with the input, to a combine function: this is
+how Adam reads both moments from the raw gradient and how Lion or a Nesterov look-ahead mixes
+the gradient with its momentum. ``divide`` is the fan-out whose combine is a safe division.
+
+Every combinator returns a :class:`GradientTransformationExtraArgs` and forwards the extra
+keyword arguments of ``update`` to every stage of that type (see ``with_extra_args_support``).
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from gradlab.core import tree, validation
-from gradlab.core.base import GradientTransformation, OptState, Params, Updates
+from gradlab.core import validation
+from gradlab.core.base import (
+    GradientTransformationExtraArgs,
+    OptState,
+    Params,
+    Updates,
+    with_extra_args_support,
+)
 
 
-def _takes_extra_args(tx: Any) -> bool:
-    """Whether ``tx.update`` accepts ``**extra_args`` (optax's ExtraArgs transforms do)."""
-    try:
-        parameters = inspect.signature(tx.update).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+def _stages(fn: str, transforms: Sequence[Any]) -> list[GradientTransformationExtraArgs]:
+    for i, tx in enumerate(transforms):
+        validation.check_transform(fn, f"transform {i}", tx)
+    return [with_extra_args_support(tx) for tx in transforms]
 
 
-def _updater(tx: Any) -> Callable[..., tuple[Updates, OptState]]:
-    """``tx.update`` called with the extra keyword arguments only if it accepts them."""
-    if _takes_extra_args(tx):
-        return tx.update
-    return lambda updates, state, params, **extra_args: tx.update(updates, state, params)
-
-
-def chain(*transforms: Any) -> GradientTransformation:
+def chain(*transforms: Any) -> GradientTransformationExtraArgs:
     r"""Applies transformations in sequence: :math:`u = f_n(\dots f_2(f_1(g)))`.
 
-    Each stage sees the previous stage's output (not the raw gradient: use :func:`divide` to feed
-    the same gradient to two statistics). Any object with optax's ``init``/``update`` interface can
-    be a stage, so optax transforms chain with gradlab ones. Extra keyword arguments given to
-    ``update`` reach the stages whose ``update`` accepts ``**extra_args``.
+    Each stage sees the previous stage's output (not the raw gradient: use :func:`fan_out` to
+    feed the same gradient to two statistics). Any object with optax's ``init``/``update``
+    interface can be a stage, so optax transforms chain with gradlab ones. Extra keyword
+    arguments given to ``update`` reach every ``...ExtraArgs`` stage (gradlab's or optax's).
 
     Args:
       *transforms: the stages, applied left to right.
 
     Returns:
-      A GradientTransformation whose state is the tuple of the stages' states.
+      A GradientTransformationExtraArgs whose state is the tuple of the stages' states.
 
     References:
       Matches: ``optax.chain`` (same state layout: a plain tuple).
@@ -56,36 +55,37 @@ def chain(*transforms: Any) -> GradientTransformation:
     >>> tx.update(jnp.ones(2), tx.init(jnp.zeros(2)))[0]
     Array([-1., -1.], dtype=float32)
     """
-    updaters = [_updater(tx) for tx in transforms]
+    stages = _stages("chain", transforms)
 
     def init(params: Params) -> tuple[OptState, ...]:
-        return tuple(tx.init(params) for tx in transforms)
+        return tuple(tx.init(params) for tx in stages)
 
     def update(
         updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
     ) -> tuple[Updates, OptState]:
-        if len(state) != len(transforms):
+        if not isinstance(state, tuple) or len(state) != len(stages):
+            found = f"{len(state)} stage states" if isinstance(state, tuple) else repr(type(state))
             raise ValueError(
-                f"chain: the state holds {len(state)} stage states but the chain has "
-                f"{len(transforms)} stages. Build the state with this chain's init()."
+                f"chain: the state holds {found} but the chain has {len(stages)} stages. "
+                "Build the state with this chain's init()."
             )
         new_state = []
-        for fn, s in zip(updaters, state, strict=True):
-            updates, s = fn(updates, s, params, **extra_args)
+        for tx, s in zip(stages, state, strict=True):
+            updates, s = tx.update(updates, s, params, **extra_args)
             new_state.append(s)
         return updates, tuple(new_state)
 
-    return GradientTransformation(init, update)
+    return GradientTransformationExtraArgs(init, update)
 
 
-def named_chain(*transforms: tuple[str, Any]) -> GradientTransformation:
+def named_chain(*transforms: tuple[str, Any]) -> GradientTransformationExtraArgs:
     r"""Like :func:`chain` (:math:`u = f_n(\dots f_1(g))`), each stage's state under its name.
 
     Args:
       *transforms: ``(name, transformation)`` pairs, applied left to right; names must differ.
 
     Returns:
-      A GradientTransformation whose state is ``{name: stage state}``.
+      A GradientTransformationExtraArgs whose state is ``{name: stage state}``.
 
     References:
       Matches: ``optax.named_chain``.
@@ -98,169 +98,146 @@ def named_chain(*transforms: tuple[str, Any]) -> GradientTransformation:
     names = [name for name, _ in transforms]
     if len(set(names)) != len(names):
         raise ValueError(f"named_chain: names must be unique, got {names}. Rename the duplicates.")
-    updaters = [(name, _updater(tx)) for name, tx in transforms]
+    stages = list(zip(names, _stages("named_chain", [tx for _, tx in transforms]), strict=True))
 
     def init(params: Params) -> dict[str, OptState]:
-        return {name: tx.init(params) for name, tx in transforms}
+        return {name: tx.init(params) for name, tx in stages}
 
     def update(
         updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
     ) -> tuple[Updates, OptState]:
+        if not isinstance(state, dict) or set(state) != set(names):
+            raise ValueError(
+                f"named_chain: the state must be a dict with the keys {names}, got "
+                f"{sorted(state) if isinstance(state, dict) else type(state).__name__}. "
+                "Build the state with this chain's init()."
+            )
         new_state = {}
-        for name, fn in updaters:
-            updates, new_state[name] = fn(updates, state[name], params, **extra_args)
+        for name, tx in stages:
+            updates, new_state[name] = tx.update(updates, state[name], params, **extra_args)
         return updates, new_state
 
-    return GradientTransformation(init, update)
+    return GradientTransformationExtraArgs(init, update)
 
 
-class DivideState(NamedTuple):
-    """The states of the numerator and of the denominator transformations."""
+class FanOutState(NamedTuple):
+    """The state of each branch of a :func:`fan_out`, in the order the branches were given."""
 
-    numerator: OptState
-    denominator: OptState
+    branches: tuple[OptState, ...]
 
 
-def divide(
-    numerator: Any,
-    denominator: Any,
-    *,
-    eps: jax.typing.ArrayLike = 0.0,
-    eps_root: jax.typing.ArrayLike = 0.0,
-    sqrt: bool = True,
-) -> GradientTransformation:
-    r"""Fans the gradient out to two transformations and divides their outputs.
+def fan_out(
+    *branches: Any,
+    combine: Callable[..., Any],
+    per_leaf: bool = True,
+) -> GradientTransformationExtraArgs:
+    r"""Feeds the same updates to several branches and combines their outputs with the input.
 
-    .. math::
-        u_t = \frac{N(g_t)}{\sqrt{D(g_t) + \bar\varepsilon} + \varepsilon}
-        \quad\text{or, with } \texttt{sqrt=False},\quad u_t = \frac{N(g_t)}{D(g_t) + \varepsilon}
+    .. math:: u_t = c\big(b_1(g_t), \dots, b_n(g_t),\ g_t\big)
 
-    Both :math:`N` and :math:`D` read the same incoming :math:`g_t`. This is what makes Adam a
-    composition: its first and second moments are both statistics of the raw gradient, which a
-    plain chain (each stage seeing the previous stage's output) cannot express. Where the
-    denominator is exactly 0 (possible only with ``eps = eps_root = 0`` and an all-zero gradient
-    history) the numerator is returned undivided instead of 0/0.
+    Every branch :math:`b_i` sees the incoming :math:`g_t` itself (a :func:`chain` stage sees the
+    previous stage's output instead). This is what makes Adam a composition (both moments are
+    statistics of the raw gradient) and what Lion, AdaBelief, Adan and Nesterov's look-ahead need
+    (the gradient and its momentum together, after the fan-out).
+
+    Args:
+      *branches: transformations, each applied to the incoming updates.
+      combine: ``combine(out_1, ..., out_n, updates) -> new updates``; with ``per_leaf=True`` it
+        receives the matching *leaves* (arrays) and is mapped over the tree, otherwise it
+        receives the whole trees.
+      per_leaf: map ``combine`` leaf by leaf (the default) or call it once on the trees.
+
+    Returns:
+      A GradientTransformationExtraArgs with state ``FanOutState(branches)``.
+
+    References:
+      Kingma & Ba, `Adam <https://arxiv.org/abs/1412.6980>`_, 2014, Alg. 1 (two statistics of
+      one gradient); Chen et al., `Symbolic Discovery of Optimization Algorithms
+      <https://arxiv.org/abs/2302.06675>`_, 2023 (Lion: the sign of a mix of both).
+
+    >>> import jax.numpy as jnp, gradlab
+    >>> tx = gradlab.fan_out(gradlab.trace(0.5), combine=lambda m, g: g + 0.5 * m)  # Nesterov
+    >>> tx.update(jnp.ones(1), tx.init(jnp.zeros(1)))[0]
+    Array([1.5], dtype=float32)
+    """
+    validation.check_callable("fan_out", "combine", combine, "lambda m, g: g + 0.9 * m")
+    stages = _stages("fan_out", branches)
+
+    def init(params: Params) -> FanOutState:
+        return FanOutState(tuple(tx.init(params) for tx in stages))
+
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]:
+        if not isinstance(state, FanOutState) or len(state.branches) != len(stages):
+            raise ValueError(
+                f"fan_out: expected a FanOutState with {len(stages)} branch states, got "
+                f"{type(state).__name__}. Build the state with this fan_out's init()."
+            )
+        outputs, new_states = [], []
+        for tx, s in zip(stages, state.branches, strict=True):
+            out, s = tx.update(updates, s, params, **extra_args)
+            validation.check_structure("fan_out", out, updates, what="incoming updates")
+            outputs.append(out)
+            new_states.append(s)
+        if per_leaf:
+            combined = jax.tree.map(combine, *outputs, updates)
+        else:
+            combined = combine(*outputs, updates)
+        return combined, FanOutState(tuple(new_states))
+
+    return GradientTransformationExtraArgs(init, update)
+
+
+def safe_ratio(n: jax.Array, d: jax.Array) -> jax.Array:
+    r""":math:`n / d`, with :math:`0/0` (and any :math:`n/0`) giving :math:`n` instead of NaN/Inf.
+
+    A zero denominator arises only from an all-zero gradient history with no epsilon, where the
+    numerator is 0 too: the step is then 0 (optax gives NaN there). The result has ``n``'s dtype.
+    It is :func:`divide`'s combine, for use in a :func:`fan_out` of one's own.
+
+    Args:
+      n: the numerator (an array).
+      d: the denominator (an array broadcastable to ``n``).
+
+    References:
+      Differs from optax, whose ``scale_by_rms`` gives NaN for :math:`0/0` at ``eps=0``.
+
+    >>> import jax.numpy as jnp, gradlab
+    >>> gradlab.safe_ratio(jnp.array([0.0, 3.0]), jnp.array([0.0, 2.0]))
+    Array([0. , 1.5], dtype=float32)
+    """
+    return (n / jnp.where(d == 0, jnp.ones_like(d), d)).astype(n.dtype)
+
+
+def divide(numerator: Any, denominator: Any) -> GradientTransformationExtraArgs:
+    r"""Fans the gradient out to two transformations and divides: :math:`u_t = N(g_t) / D(g_t)`.
+
+    ``fan_out(numerator, denominator, combine=safe_ratio)``: both read the same incoming
+    :math:`g_t`. Where :math:`D(g_t) = 0` exactly (an all-zero gradient history with no
+    epsilon) the numerator is returned undivided (:func:`safe_ratio`). The square root and the
+    epsilons of a preconditioner belong to the denominator's chain (:func:`sqrt`,
+    :func:`add_eps`), so the formula reads off the chain.
 
     Args:
       numerator: transformation giving :math:`N(g_t)`, e.g. a bias-corrected momentum.
-      denominator: transformation giving :math:`D(g_t)`, e.g. a bias-corrected second moment.
-      eps: :math:`\varepsilon \ge 0`, added outside the square root (Adam's ``eps``).
-      eps_root: :math:`\bar\varepsilon \ge 0`, added inside the square root (optax's
-        ``eps_root``; RMSProp's eps in Hinton's lecture and TF).
-      sqrt: take the square root of the denominator (second moments); ``False`` for statistics
-        already on the gradient's scale (Adamax's infinity norm).
+      denominator: transformation giving :math:`D(g_t)`, e.g.
+        ``chain(ema(b2, order=2), bias_correction(b2), sqrt(), add_eps(eps))``.
 
     Returns:
-      A GradientTransformation with state ``DivideState(numerator, denominator)``.
+      A GradientTransformationExtraArgs with state ``FanOutState((numerator, denominator))``.
 
     References:
       Kingma & Ba, `Adam <https://arxiv.org/abs/1412.6980>`_, 2014, Alg. 1 (the ratio
       :math:`\hat m_t / (\sqrt{\hat v_t} + \epsilon)`).
 
     >>> import jax.numpy as jnp, gradlab
-    >>> tx = gradlab.divide(gradlab.identity(), gradlab.ema(0.0, order=2))
+    >>> tx = gradlab.divide(gradlab.identity(), gradlab.chain(gradlab.moving_average(0.0, order=2),
+    ...                                                       gradlab.sqrt()))
     >>> tx.update(jnp.array([-3.0, 2.0]), tx.init(jnp.zeros(2)))[0]  # g / |g|
     Array([-1.,  1.], dtype=float32)
     """
-    validation.check_non_negative("divide", "eps", eps, "1e-8")
-    validation.check_non_negative("divide", "eps_root", eps_root, "0.0")
-    if not sqrt and validation.concrete_value(eps_root) not in (None, 0.0):
-        raise ValueError(
-            "divide: eps_root only applies under the square root, but sqrt=False. "
-            "Pass eps= instead, or sqrt=True."
-        )
-    numerator_update, denominator_update = _updater(numerator), _updater(denominator)
-
-    eps_is_zero = validation.concrete_value(eps) == 0
-
-    def ratio(n: jax.Array, d: jax.Array) -> jax.Array:
-        if sqrt and eps_is_zero:  # one rsqrt, as optax's scale_by_rms/rss/stddev compute it
-            d = d + eps_root
-            return n * jax.lax.rsqrt(jnp.where(d == 0, jnp.ones_like(d), d))
-        d = jnp.sqrt(d + eps_root) + eps if sqrt else d + eps
-        return n / jnp.where(d == 0, jnp.ones_like(d), d)
-
-    def init(params: Params) -> DivideState:
-        return DivideState(numerator.init(params), denominator.init(params))
-
-    def update(
-        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
-    ) -> tuple[Updates, OptState]:
-        num, num_state = numerator_update(updates, state.numerator, params, **extra_args)
-        den, den_state = denominator_update(updates, state.denominator, params, **extra_args)
-        tree.check_structure("divide", num, den, what="denominator")
-        out = jax.tree.map(lambda n, d: ratio(n, d).astype(n.dtype), num, den)
-        return out, DivideState(num_state, den_state)
-
-    return GradientTransformation(init, update)
+    return fan_out(numerator, denominator, combine=lambda n, d, g: safe_ratio(n, d))
 
 
-class MaskedState(NamedTuple):
-    """The inner transformation's state, holding ``None`` at the leaves the mask leaves out."""
-
-    inner_state: OptState
-
-
-def _mask_out(tree_: Any, mask: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:
-    """``tree_`` with the leaves where ``mask`` (a prefix tree of bools) is False set to None.
-
-    ``is_leaf`` marks nodes to drop whole (e.g. ``nnx.Variable``s, so none is left holding None).
-    """
-    return jax.tree.map(
-        lambda m, sub: sub if m else jax.tree.map(lambda _: None, sub, is_leaf=is_leaf),
-        mask,
-        tree_,
-    )
-
-
-def _merge(updates: Updates, new: Updates) -> Updates:
-    """``updates`` with the leaves that ``new`` holds (those that are not None) taken from it."""
-    return jax.tree.map(
-        lambda g, u: g if u is None else u, updates, new, is_leaf=lambda x: x is None
-    )
-
-
-def masked(inner: Any, mask: Any) -> GradientTransformation:
-    r"""Applies ``inner`` to the leaves where ``mask`` is True; the others pass unchanged.
-
-    .. math:: u_i = \begin{cases} f(g)_i & \text{mask}_i \\ g_i & \text{otherwise}\end{cases}
-
-    Args:
-      inner: the transformation to apply to the selected leaves.
-      mask: a tree of bools with the structure of the params (or a prefix of it), or a function
-        ``params -> such a tree``. ``True`` selects a leaf or a whole subtree.
-
-    Returns:
-      A GradientTransformation; its state holds the inner state only for the selected leaves.
-
-    References:
-      Matches: ``optax.masked``.
-
-    >>> import jax.numpy as jnp, gradlab
-    >>> tx = gradlab.masked(gradlab.scale(0.0), {"w": True, "b": False})
-    >>> g = {"w": jnp.ones(1), "b": jnp.ones(1)}
-    >>> tx.update(g, tx.init(g))[0]
-    {'b': Array([1.], dtype=float32), 'w': Array([0.], dtype=float32)}
-    """
-    inner_update = _updater(inner)
-
-    def resolve(tree_: Any) -> Any:
-        return mask(tree_) if callable(mask) else mask
-
-    def init(params: Params) -> MaskedState:
-        return MaskedState(inner.init(_mask_out(params, resolve(params))))
-
-    def update(
-        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
-    ) -> tuple[Updates, OptState]:
-        m = resolve(updates)
-        inner_params = None if params is None else _mask_out(params, m)
-        new, inner_state = inner_update(
-            _mask_out(updates, m), state.inner_state, inner_params, **extra_args
-        )
-        return _merge(updates, new), MaskedState(inner_state)
-
-    return GradientTransformation(init, update)
-
-
-__all__ = ["DivideState", "MaskedState", "chain", "divide", "masked", "named_chain"]
+__all__ = ["FanOutState", "chain", "divide", "fan_out", "named_chain", "safe_ratio"]

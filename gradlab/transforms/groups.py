@@ -25,8 +25,14 @@ from typing import Any, Literal, NamedTuple
 
 import jax
 
-from gradlab.core.base import GradientTransformation, OptState, Params, Updates
-from gradlab.transforms.combine import _mask_out, _merge, _updater
+from gradlab.core import tree, validation
+from gradlab.core.base import (
+    GradientTransformationExtraArgs,
+    OptState,
+    Params,
+    Updates,
+    with_extra_args_support,
+)
 from gradlab.transforms.wrappers import set_to_zero
 
 Label = Hashable  # a leaf of a label tree: usually a string
@@ -86,7 +92,7 @@ def param_paths(params: Params) -> Any:
       PyTorch ``Module.named_parameters()`` (with ``/`` for ``.``).
 
     >>> import jax.numpy as jnp, gradlab
-    >>> from gradlab import groups
+    >>> from gradlab.transforms import groups
     >>> groups.param_paths({"encoder": {"layers": [{"kernel": jnp.ones(2)}]}, "bias": jnp.ones(1)})
     {'bias': 'bias', 'encoder': {'layers': [{'kernel': 'encoder/layers/0/kernel'}]}}
     """
@@ -103,14 +109,6 @@ class PartitionState(NamedTuple):
     """The state of each group's transformation, by label (``None`` at the other leaves)."""
 
     inner_states: dict[Any, OptState]
-
-
-def _check_transform(fn: str, what: str, tx: Any) -> None:
-    if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
-        raise TypeError(
-            f"{fn}: {what} must be a GradientTransformation (an object with init and update), "
-            f'got {type(tx).__name__} {tx!r}. Pass e.g. gradlab.adam(1e-3), or "freeze".'
-        )
 
 
 def _listed(items: Iterable[Any]) -> str:
@@ -130,13 +128,15 @@ def _unwrap_variables(labels: Any) -> Any:
 
 def _select(tree_: Any, labels: Any, label: Label) -> Any:
     """``tree_`` with every leaf (or ``Variable``) whose label is not ``label`` set to ``None``."""
-    return _mask_out(tree_, jax.tree.map(lambda lab: lab == label, labels), is_leaf=_is_variable)
+    return tree.mask_out(
+        tree_, jax.tree.map(lambda lab: lab == label, labels), is_leaf=_is_variable
+    )
 
 
 def partition(
     transforms: Mapping[Label, Any],
     param_labels: Any | Callable[[Params], Any],
-) -> GradientTransformation:
+) -> GradientTransformationExtraArgs:
     r"""Applies a different transformation to each group of leaves, chosen by label.
 
     .. math::
@@ -168,7 +168,7 @@ def partition(
       leaves, here it is the group's state itself with ``None`` there).
 
     >>> import jax.numpy as jnp, gradlab
-    >>> from gradlab import groups
+    >>> from gradlab.transforms import groups
     >>> tx = groups.partition({"a": gradlab.scale(-1.0), "b": "freeze"}, {"w": "a", "b": "b"})
     >>> g = {"w": jnp.ones(2), "b": jnp.ones(1)}
     >>> tx.update(g, tx.init(g))[0]
@@ -184,9 +184,9 @@ def partition(
         if tx is None or (isinstance(tx, str) and tx == "freeze"):
             txs[label] = set_to_zero()
         else:
-            _check_transform("partition", f"transforms[{label!r}]", tx)
+            validation.check_transform("partition", f"transforms[{label!r}]", tx)
             txs[label] = tx
-    updaters = {label: _updater(tx) for label, tx in txs.items()}
+    updaters = {label: with_extra_args_support(tx).update for label, tx in txs.items()}
 
     def labels_of(tree_: Any) -> Any:
         labels = _unwrap_variables(param_labels(tree_) if callable(param_labels) else param_labels)
@@ -236,10 +236,10 @@ def partition(
             group_updates, new_states[label] = fn(
                 _select(updates, labels, label), inner[label], group_params, **extra_args
             )
-            out = _merge(out, group_updates)
+            out = tree.merge(out, group_updates)
         return out, PartitionState(new_states)
 
-    return GradientTransformation(init, update)
+    return GradientTransformationExtraArgs(init, update)
 
 
 multi_transform = partition  # optax's former name of partition
@@ -277,14 +277,14 @@ def _transform_or_frozen(what: str, tx: Any) -> Any:
             f'param_groups: {what} is the string {tx!r}; the only string accepted is "freeze". '
             'Pass a transformation, or "freeze" (or None) to freeze the matched leaves.'
         )
-    _check_transform("param_groups", what, tx)
+    validation.check_transform("param_groups", what, tx)
     return tx
 
 
 def param_groups(
     rules: Iterable[tuple[str | re.Pattern[str], Any]] | Mapping[str, Any],
     default: Any | Freeze | None = None,
-) -> GradientTransformation:
+) -> GradientTransformationExtraArgs:
     r"""Parameter groups by name: the first rule whose regex matches a leaf's path applies to it.
 
     .. math::
@@ -319,7 +319,7 @@ def param_groups(
       Matches: ``optax.partition`` given the same labels.
 
     >>> import jax.numpy as jnp, gradlab
-    >>> from gradlab import groups
+    >>> from gradlab.transforms import groups
     >>> tx = groups.param_groups(
     ...     [("^encoder/", "freeze"), ("bias", gradlab.sgd(1.0))], default=gradlab.sgd(0.5)
     ... )

@@ -14,25 +14,18 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from gradlab.core import tree, validation
-from gradlab.core.base import GradientTransformation, OptState, Params, Updates, stateless
-from gradlab.transforms.combine import _updater, masked
-
-
-def _check_count(fn: str, arg: str, value: Any, minimum: int, example: str) -> None:
-    """Raises unless ``value`` (when concrete) is an int >= ``minimum``; tracers pass."""
-    if isinstance(value, jax.core.Tracer):
-        return
-    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-    if is_int and value >= minimum:
-        return
-    numeric = not isinstance(value, (str, bytes)) and validation.concrete_value(value) is not None
-    raise (ValueError if numeric else TypeError)(
-        f"{fn}: {arg} must be an int >= {minimum}, got {type(value).__name__} {value!r}. "
-        f"Pass e.g. {arg}={example}."
-    )
+from gradlab.core import storage, tree, validation
+from gradlab.core.base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    OptState,
+    Params,
+    Updates,
+    stateless,
+    with_extra_args_support,
+)
+from gradlab.transforms.masking import masked
 
 
 def _run_or_skip(
@@ -82,7 +75,7 @@ class ApplyIfFiniteState(NamedTuple):
     inner_state: OptState
 
 
-def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransformation:
+def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransformationExtraArgs:
     r"""Runs ``inner`` only on finite updates; gives up after too many bad steps in a row.
 
     With :math:`c_t` the number of consecutive steps, up to :math:`t`, whose updates hold a
@@ -113,14 +106,16 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
       a ``lax.cond`` and returns zeros with the dtypes of the inner updates).
 
     >>> import jax.numpy as jnp, gradlab
-    >>> from gradlab import wrappers
+    >>> from gradlab.transforms import wrappers
     >>> tx = wrappers.apply_if_finite(gradlab.sgd(0.1), max_consecutive_errors=2)
     >>> updates, state = tx.update(jnp.array([1.0, jnp.nan]), tx.init(jnp.zeros(2)))
     >>> updates, int(state.notfinite_count)
     (Array([0., 0.], dtype=float32), 1)
     """
-    _check_count("apply_if_finite", "max_consecutive_errors", max_consecutive_errors, 0, "5")
-    inner_update = _updater(inner)
+    validation.check_count(
+        "apply_if_finite", "max_consecutive_errors", max_consecutive_errors, 0, "5"
+    )
+    inner_update = with_extra_args_support(inner).update
 
     def init(params: Params) -> ApplyIfFiniteState:
         return ApplyIfFiniteState(
@@ -151,7 +146,7 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
             inner_state=inner_state,
         )
 
-    return GradientTransformation(init, update)
+    return GradientTransformationExtraArgs(init, update)
 
 
 class ZeroNansState(NamedTuple):
@@ -178,7 +173,7 @@ def zero_nans() -> GradientTransformation:
       Matches: ``optax.zero_nans``.
 
     >>> import jax.numpy as jnp, gradlab
-    >>> from gradlab import wrappers
+    >>> from gradlab.transforms import wrappers
     >>> tx = wrappers.zero_nans()
     >>> updates, state = tx.update({"w": jnp.array([jnp.nan, 2.0])}, tx.init({"w": jnp.zeros(2)}))
     >>> updates["w"], bool(state.found_nan["w"])
@@ -216,7 +211,7 @@ def set_to_zero() -> GradientTransformation:
       Matches: ``optax.set_to_zero``.
 
     >>> import jax.numpy as jnp, gradlab
-    >>> from gradlab import wrappers
+    >>> from gradlab.transforms import wrappers
     >>> wrappers.set_to_zero().update(jnp.array([1.0, -2.0]), gradlab.EmptyState())[0]
     Array([0., 0.], dtype=float32)
     """
@@ -243,7 +238,7 @@ def freeze(mask: Any = True) -> GradientTransformation:
       is ``optax.set_to_zero()``.
 
     >>> import jax.numpy as jnp, gradlab
-    >>> from gradlab import wrappers
+    >>> from gradlab.transforms import wrappers
     >>> tx = wrappers.freeze({"w": True, "b": False})
     >>> g = {"w": jnp.ones(1), "b": jnp.ones(1)}
     >>> tx.update(g, tx.init(g))[0]
@@ -267,7 +262,7 @@ class MultiStepsState(NamedTuple):
     acc_grads: Updates  # running mean (or sum) of the micro-batch gradients
 
 
-class MultiStepsTransformation(GradientTransformation):
+class MultiStepsTransformation(GradientTransformationExtraArgs):
     """The ``(init, update)`` pair of :func:`multi_steps`, with optax's ``MultiSteps`` methods.
 
     ``gradient_transformation()`` returns the plain pair and ``has_updated(state)`` tells whether
@@ -276,9 +271,9 @@ class MultiStepsTransformation(GradientTransformation):
 
     __slots__ = ()
 
-    def gradient_transformation(self) -> GradientTransformation:
-        """The plain ``GradientTransformation(init, update)``."""
-        return GradientTransformation(self.init, self.update)
+    def gradient_transformation(self) -> GradientTransformationExtraArgs:
+        """The plain ``GradientTransformationExtraArgs(init, update)``."""
+        return GradientTransformationExtraArgs(self.init, self.update)
 
     @staticmethod
     def has_updated(state: MultiStepsState) -> jax.Array:
@@ -332,7 +327,7 @@ def multi_steps(
       k), n)`` drops non-finite micro-batches, as optax's ``skip_not_finite`` does.
 
     >>> import jax.numpy as jnp, gradlab
-    >>> from gradlab import wrappers
+    >>> from gradlab.transforms import wrappers
     >>> tx = wrappers.multi_steps(gradlab.sgd(1.0), every_k_schedule=2)
     >>> updates, state = tx.update(jnp.array([1.0]), tx.init(jnp.zeros(1)))
     >>> updates
@@ -341,8 +336,8 @@ def multi_steps(
     Array([-2.], dtype=float32)
     """
     if not callable(every_k_schedule):
-        _check_count("multi_steps", "every_k_schedule", every_k_schedule, 1, "4")
-    inner_update = _updater(inner)
+        validation.check_count("multi_steps", "every_k_schedule", every_k_schedule, 1, "4")
+    inner_update = with_extra_args_support(inner).update
 
     def every_k(gradient_step: jax.Array) -> jax.Array:
         if callable(every_k_schedule):
@@ -350,7 +345,7 @@ def multi_steps(
         return jnp.asarray(every_k_schedule, jnp.int32)
 
     def accumulate(g: jax.Array, acc: jax.Array, n: jax.Array) -> jax.Array:
-        g = tree.upcast(g)
+        g = storage.load(g)
         new = acc + (g - acc) / (n + 1) if use_grad_mean else acc + g
         return new.astype(acc.dtype)
 
@@ -365,11 +360,11 @@ def multi_steps(
     def update(
         updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
     ) -> tuple[Updates, OptState]:
-        tree.check_structure("multi_steps", updates, state.acc_grads)
+        validation.check_structure("multi_steps", updates, state.acc_grads)
         acc = jax.tree.map(lambda g, a: accumulate(g, a, state.mini_step), updates, state.acc_grads)
         emit = state.mini_step + 1 >= every_k(state.gradient_step)
         new_updates, inner_state = _run_or_skip(
-            emit, inner_update, tree.cast_like(acc, updates), state.inner_state, params, extra_args
+            emit, inner_update, storage.like(acc, updates), state.inner_state, params, extra_args
         )
         return new_updates, MultiStepsState(
             mini_step=jnp.where(emit, jnp.zeros([], jnp.int32), state.mini_step + 1),
