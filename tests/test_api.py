@@ -2,6 +2,8 @@
 
 import inspect
 
+import pytest
+
 import gradlab
 
 TYPE_ALIASES = {"OptState", "Params", "ScalarOrSchedule", "Schedule", "Updates"}
@@ -48,3 +50,35 @@ def test_public_classes_have_docstrings():
 
 def test_version():
     assert gradlab.__version__.count(".") == 2
+
+
+def test_runtime_dependencies_are_what_the_library_imports():
+    """pyproject's dependencies equal the third-party modules gradlab imports (optional ones,
+    inside ``try``, aside); jaxlib is jax's compiled half and is never imported by name."""
+    import ast
+    import pathlib
+    import re
+    import sys
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    root = pathlib.Path(gradlab.__file__).parent
+    required, optional = set(), set()
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        in_try = {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) for n in ast.walk(t)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top != "gradlab" and top not in sys.stdlib_module_names:
+                    (optional if id(node) in in_try else required).add(top)
+    project = tomllib.loads((root.parent / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~\[ ]", d)[0] for d in project["dependencies"]}
+    assert required == declared - {"jaxlib"}, (required, declared)
+    assert optional <= {"optax"}, optional

@@ -348,29 +348,37 @@ def _is_owner_or_group(x: Any) -> bool:
     )
 
 
-def _entries(node: Any, group: tuple[Any, ...] = (), enclosed: bool = False) -> list[_Entry]:
-    """Every hyperparameter in ``node``, with its group, source and owner (outermost first)."""
+def _entries(
+    node: Any, group: tuple[Any, ...] = (), enclosed: bool = False, copies: bool = False
+) -> list[_Entry]:
+    """Every hyperparameter in ``node``, with its group, source and owner (outermost first).
+
+    An inner alias's copies of values given by an enclosing injection are left out, unless
+    ``copies`` (to explain why setting one is refused).
+    """
     if isinstance(node, InjectState):
         found = [
             _Entry(group, k, v, next(iter(node.driven_by.get(k, {STATE: None}))), node)
             for k, v in node.hyperparams.items()
         ]
-        found = [e for e in found if not (enclosed and e.source == GIVEN)]
-        return found + _entries(node.inner_state, group, True)
+        found = [e for e in found if copies or not (enclosed and e.source == GIVEN)]
+        return found + _entries(node.inner_state, group, True, copies)
     if _is_optax_inject(node):
         found = [
             _Entry(group, k, v, SCHEDULE if k in node.hyperparams_states else STATE, node)
             for k, v in node.hyperparams.items()
         ]
-        return found + _entries(node.inner_state, group, True)
+        return found + _entries(node.inner_state, group, True, copies)
     if isinstance(node, _partition_state_class()):
         return [
             e
             for label, sub in node.inner_states.items()
-            for e in _entries(sub, (*group, label), enclosed)
+            for e in _entries(sub, (*group, label), enclosed, copies)
         ]
     children = jax.tree.leaves(node, is_leaf=_is_owner_or_group)
-    return [e for c in children if _is_owner_or_group(c) for e in _entries(c, group, enclosed)]
+    return [
+        e for c in children if _is_owner_or_group(c) for e in _entries(c, group, enclosed, copies)
+    ]
 
 
 def _group_key(group: tuple[Any, ...]) -> Any:
@@ -501,7 +509,9 @@ def set_hyperparams(state: OptState, *, group: Any = None, **values: Any) -> Opt
         entries = [e for e in entries if e.group and _group_key(e.group) == group]
     new: dict[int, dict[str, jax.Array]] = {}
     for name, value in values.items():
-        matches = [e for e in entries if e.name == name]
+        matches = [e for e in entries if e.name == name] or [
+            e for e in _entries(state, copies=True) if e.name == name
+        ]
         settable = [e for e in matches if e.source == STATE]
         if not settable:
             if matches:
