@@ -82,3 +82,21 @@ def test_runtime_dependencies_are_what_the_library_imports():
     declared = {re.split(r"[<>=!~\[ ]", d)[0] for d in project["dependencies"]}
     assert required == declared - {"jaxlib"}, (required, declared)
     assert optional <= {"optax"}, optional
+
+
+def test_gradlab_works_without_optax_and_flax():
+    """Neither is a runtime dependency: with both unimportable, the library still runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['optax'] = None; sys.modules['flax'] = None\n"
+        "import jax.numpy as jnp, gradlab\n"
+        "tx = gradlab.chain(gradlab.adamw(0.1), gradlab.scale(1.0))\n"
+        "u, _ = tx.update(jnp.ones(2), tx.init(jnp.ones(2)), jnp.ones(2), value=1.0)\n"
+        "assert isinstance(tx, gradlab.GradientTransformationExtraArgs)\n"
+        "assert 'optax' not in str(type(tx).__mro__)\n"
+        "print(float(u[0]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(out.stdout) < 0

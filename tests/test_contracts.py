@@ -385,3 +385,27 @@ def test_a_state_of_the_wrong_kind_names_both_types():
     tx = gradlab.adam(0.1)
     with pytest.raises(TypeError, match="expected the InjectState.*got tuple"):
         tx.update(jnp.zeros(2), (), None)
+
+
+def test_each_argument_check_runs_at_construction_only(monkeypatch):
+    from gradlab.core import validation
+
+    calls = []
+    original = validation.check_number
+
+    def counting(fn, arg, value, example):
+        if not validation._CHECKED.get():
+            calls.append((fn, arg))
+        return original(fn, arg, value, example)
+
+    monkeypatch.setattr(validation, "check_number", counting)
+    tx = gradlab.adamw(0.1, weight_decay=1e-2)
+    at_construction = len(calls)
+    assert ("adamw", "b1") in calls and at_construction > 0
+    params = make_tree(0)
+    state = tx.init(params)
+    for _ in range(2):
+        _, state = tx.update(params, state, params)
+    assert len(calls) == at_construction  # init and update rebuild from checked values
+    with pytest.raises(ValueError, match="b1 must be in"):
+        gradlab.adamw(0.1, b1=2.0)

@@ -284,7 +284,8 @@ def inject_hyperparams(
                 for k, s in sources.items()
             }
             values = values_at(count, slots)
-            inner = with_extra_args_support(factory(**fixed, **values))
+            with validation.already_checked():
+                inner = with_extra_args_support(factory(**fixed, **values))
             return InjectState(count, recorded(values, slots), inner.init(params), driven_by)
 
         def update(
@@ -299,7 +300,8 @@ def inject_hyperparams(
             if params is not None:
                 validation.check_structure(name, updates, params, what="params")
             values = values_at(state.count, state.hyperparams)
-            inner = with_extra_args_support(factory(**fixed, **values))
+            with validation.already_checked():
+                inner = with_extra_args_support(factory(**fixed, **values))
             new, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
             new = jax.tree.map(lambda u, g: u.astype(g.dtype), new, updates)
             count = tree.safe_increment(state.count)

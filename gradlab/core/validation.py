@@ -14,12 +14,32 @@ construction, so that the term is compiled away. Only Python numbers and NumPy s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+_CHECKED = contextvars.ContextVar("gradlab_arguments_already_checked", default=False)
+
+
+@contextlib.contextmanager
+def already_checked() -> Iterator[None]:
+    """Within it, the argument checks pass at once: the arguments were checked at construction.
+
+    ``inject_hyperparams`` rebuilds its factory at ``init`` and at every ``update`` from values it
+    has already checked; this keeps each check to one run, at construction. Tree checks
+    (``check_structure``, ``check_float_leaves``, ``require_params``) always run.
+    """
+    token = _CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
+
 
 # ---------------------------------------------------------------------------------------------
 # Reading values
@@ -72,6 +92,8 @@ def check_number(fn: str, arg: str, value: Any, example: str) -> np.ndarray | No
     Returns the concrete value (``None`` for traced or callable values). Booleans are refused:
     ``True`` is not a learning rate.
     """
+    if _CHECKED.get():
+        return None
     if isinstance(value, (bool, np.bool_)) or isinstance(value, (str, bytes)):
         raise TypeError(
             f"{fn}: {arg} must be a number, got {type(value).__name__} {value!r}. "
@@ -119,6 +141,8 @@ def check_unit_interval(fn: str, arg: str, value: Any, example: str = "0.9") -> 
 
 def check_learning_rate(fn: str, value: Any, arg: str = "learning_rate") -> None:
     """A learning rate is a schedule, or a finite number >= 0 (the sign flip is the optimizer's)."""
+    if _CHECKED.get():
+        return
     if value is None:
         raise ValueError(f"{fn}: {arg} is None. Pass a number or a schedule, e.g. {arg}=1e-3.")
     if isinstance(value, (str, bytes)):
@@ -132,6 +156,8 @@ def check_learning_rate(fn: str, value: Any, arg: str = "learning_rate") -> None
 
 def check_scalar(fn: str, arg: str, value: Any) -> None:
     """Raises unless ``value`` (when concrete or traced) is a scalar."""
+    if _CHECKED.get():
+        return
     if callable(value):
         return
     shape = jnp.shape(value) if is_traced(value) else np.shape(value)
@@ -147,6 +173,8 @@ def check_count(fn: str, arg: str, value: Any, minimum: int, example: str) -> No
 
     Integer NumPy and JAX scalars count as ints (``jnp.int32(4)`` is accepted).
     """
+    if _CHECKED.get():
+        return
     if is_traced(value):
         return
     is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
@@ -164,6 +192,8 @@ def check_count(fn: str, arg: str, value: Any, minimum: int, example: str) -> No
 
 def check_choice(fn: str, arg: str, value: Any, choices: tuple[Any, ...]) -> None:
     """Raises unless ``value`` is one of ``choices``."""
+    if _CHECKED.get():
+        return
     if value not in choices:
         raise ValueError(
             f"{fn}: {arg} must be one of {choices}, got {value!r}. Pass e.g. {arg}={choices[0]!r}."
@@ -172,6 +202,8 @@ def check_choice(fn: str, arg: str, value: Any, choices: tuple[Any, ...]) -> Non
 
 def check_callable(fn: str, arg: str, value: Any, example: str) -> None:
     """Raises TypeError unless ``value`` is callable."""
+    if _CHECKED.get():
+        return
     if not callable(value):
         raise TypeError(
             f"{fn}: {arg} must be callable, got {type(value).__name__} {value!r}. "
@@ -181,6 +213,8 @@ def check_callable(fn: str, arg: str, value: Any, example: str) -> None:
 
 def check_dtype(fn: str, arg: str, dtype: Any) -> None:
     """Raises unless ``dtype`` is ``None`` or a floating/complex dtype (a storage dtype)."""
+    if _CHECKED.get():
+        return
     if dtype is None:
         return
     try:
@@ -199,6 +233,8 @@ def check_dtype(fn: str, arg: str, dtype: Any) -> None:
 
 def check_transform(fn: str, arg: str, tx: Any) -> None:
     """Raises TypeError unless ``tx`` has callable ``init`` and ``update`` (optax's interface)."""
+    if _CHECKED.get():
+        return
     if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
         raise TypeError(
             f"{fn}: {arg} must be a GradientTransformation (an object with init and update), "

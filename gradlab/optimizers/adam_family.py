@@ -23,6 +23,11 @@ from gradlab.transforms.weight_decay import add_decayed_weights
 
 ArrayLike = jax.typing.ArrayLike
 
+# The declaration shared by adam, nadam and amsgrad (adamw adds its weight decay).
+_adam_hyperparams = inject_hyperparams(
+    dynamic_args=("learning_rate", "b1", "b2", "eps", "eps_root"), off_when_zero=("eps", "eps_root")
+)
+
 
 def first_moment(b1: ArrayLike, nesterov: bool, mu_dtype: Any = None) -> GradientTransformation:
     r"""Adam's debiased first moment :math:`\hat m_t`, or Dozat's look-ahead with ``nesterov``.
@@ -53,9 +58,7 @@ def second_moment(
     )
 
 
-@inject_hyperparams(
-    dynamic_args=("learning_rate", "b1", "b2", "eps", "eps_root"), off_when_zero=("eps", "eps_root")
-)
+@_adam_hyperparams
 def adam(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -109,9 +112,7 @@ def adam(
     )
 
 
-@inject_hyperparams(
-    dynamic_args=("learning_rate", "b1", "b2", "eps", "eps_root"), off_when_zero=("eps", "eps_root")
-)
+@_adam_hyperparams
 def nadam(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
@@ -253,9 +254,7 @@ def adamax(
     )
 
 
-@inject_hyperparams(
-    dynamic_args=("learning_rate", "b1", "b2", "eps", "eps_root"), off_when_zero=("eps", "eps_root")
-)
+@_adam_hyperparams
 def amsgrad(
     learning_rate: ScalarOrSchedule,
     b1: ArrayLike = 0.9,
