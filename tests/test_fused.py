@@ -57,7 +57,7 @@ def _variance(d, initial_scale, debias):
     return gradlab.fan_out(
         moment(),
         moment(2, initial_value=initial_scale),
-        combine=lambda m, v, g: v - jnp.abs(m) ** 2,
+        combine=lambda m, v, g: jnp.maximum(v - jnp.abs(m) ** 2, 0),
     )
 
 

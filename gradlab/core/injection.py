@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab.core import tree, validation
+from gradlab.core import storage, tree, validation
 from gradlab.core.base import (
     GradientTransformationExtraArgs,
     OptState,
@@ -250,6 +250,9 @@ def inject_hyperparams(
             source = _source(k, value, off)
             if source is not None:
                 sources[k] = source
+        for k, value in arguments.items():  # storage dtypes: floating (or complex) only
+            if k.endswith("_dtype"):
+                validation.check_dtype(name, k, value)
         factory(**arguments)  # the factory's own checks run now, at construction
         fixed = {k: v for k, v in arguments.items() if k not in sources}
         schedules = {k: arguments[k] for k, s in sources.items() if s == SCHEDULE}
@@ -296,6 +299,13 @@ def inject_hyperparams(
                     f"{name}: expected the InjectState that this optimizer's init() returns, "
                     f"got {type(state).__name__}. Pass the state built by this optimizer."
                 )
+            if set(state.hyperparams) != set(sources):
+                raise TypeError(
+                    f"{name}: this state holds the hyperparameters {sorted(state.hyperparams)}, "
+                    f"but this optimizer has {sorted(sources)}: it was built by another "
+                    "optimizer (or another setting). Pass the state this optimizer's init() "
+                    "returned."
+                )
             validation.check_float_leaves(name, updates, "gradient")
             if params is not None:
                 validation.check_structure(name, updates, params, what="params")
@@ -303,7 +313,7 @@ def inject_hyperparams(
             with validation.already_checked():
                 inner = with_extra_args_support(factory(**fixed, **values))
             new, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
-            new = jax.tree.map(lambda u, g: u.astype(g.dtype), new, updates)
+            new = storage.like(new, updates)
             count = tree.safe_increment(state.count)
             return new, InjectState(
                 count, recorded(values, state.hyperparams), inner_state, state.driven_by

@@ -27,6 +27,12 @@ import jax
 import jax.numpy as jnp
 
 
+def leaf_dtype(leaf: Any) -> Any:
+    """The dtype JAX gives ``leaf`` (a Python float or a float64 NumPy array is float32 unless
+    x64 is enabled), so Python and NumPy params initialise like ``jnp`` arrays."""
+    return jax.dtypes.canonicalize_dtype(jnp.result_type(leaf))
+
+
 def compute_dtype(dtype: Any) -> Any:
     """The dtype moment arithmetic runs in for ``dtype`` values: float32 or wider."""
     return jnp.promote_types(dtype, jnp.float32)
@@ -52,7 +58,9 @@ def init(
 ) -> Any:
     """A statistic of ``params`` filled with ``value``, in its storage dtype."""
     return jax.tree.map(
-        lambda p: jnp.full_like(p, value, dtype=storage_dtype(p.dtype, dtype, squared=squared)),
+        lambda p: jnp.full(
+            jnp.shape(p), value, dtype=storage_dtype(leaf_dtype(p), dtype, squared=squared)
+        ),
         params,
     )
 
@@ -80,7 +88,7 @@ def store(new: Any, stored: Any) -> Any:
 def output(value: Any, updates: Any, stored: Any) -> Any:
     """``value`` as a primitive returns it: the promotion of the updates' and the stored dtype."""
     return jax.tree.map(
-        lambda v, g, s: jnp.asarray(v).astype(jnp.promote_types(g.dtype, s.dtype)),
+        lambda v, g, s: jnp.asarray(v).astype(jnp.promote_types(leaf_dtype(g), s.dtype)),
         value,
         updates,
         stored,
@@ -89,4 +97,4 @@ def output(value: Any, updates: Any, stored: Any) -> Any:
 
 def like(value: Any, reference: Any) -> Any:
     """``value`` cast, leaf by leaf, to the dtype of ``reference`` (output in the input dtype)."""
-    return jax.tree.map(lambda x, r: jnp.asarray(x).astype(jnp.asarray(r).dtype), value, reference)
+    return jax.tree.map(lambda x, r: jnp.asarray(x).astype(leaf_dtype(r)), value, reference)

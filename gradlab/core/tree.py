@@ -48,10 +48,30 @@ def bias_correction(moment: Any, decay: jax.typing.ArrayLike, count: jax.Array) 
     cancels: in float32, for :math:`\beta = 0.999` and small :math:`t` it is off by up to ~1e-5
     relative; the expm1 form is off by ~1e-7 of the exact value for the same float32
     :math:`\beta`. The factor is formed at ``count``'s promotion (float32 or wider, so a bf16
-    moment does not round :math:`\beta^t` to 1) and cast to each leaf's dtype to divide.
+    moment does not round :math:`\beta^t` to 1); the division runs in float32 or wider and the
+    result is cast back to each leaf's dtype.
     """
     correction = -jnp.expm1(count * jnp.log(jnp.asarray(decay)))
-    return jax.tree.map(lambda m: m / correction.astype(m.dtype), moment)
+    # A decay that rounds to 1 in the hyperparameters' dtype (b2 = 1 - 1e-9 in float32) gives a
+    # zero correction of a moment that never moved from 0: the moment is returned uncorrected.
+    correction = jnp.where(correction == 0, jnp.ones_like(correction), correction)
+
+    def corrected(m: jax.Array) -> jax.Array:
+        wide = storage.load(jnp.asarray(m))
+        return (wide / correction.astype(wide.dtype)).astype(storage.leaf_dtype(m))
+
+    return jax.tree.map(corrected, moment)
+
+
+def is_mask_function(mask: Any) -> bool:
+    """Whether ``mask`` is a function ``params -> mask tree`` rather than a mask tree itself.
+
+    A callable *pytree* (an Equinox module, a Flax struct with ``__call__``) whose leaves are
+    bools is a mask tree, as in optax (its issue #913): a mask is a function only when every leaf
+    of it is callable.
+    """
+    leaves = jax.tree.leaves(jax.tree.map(callable, mask))
+    return bool(leaves) and all(leaves)
 
 
 def mask_out(tree_: Any, mask: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:

@@ -272,6 +272,20 @@ def check_float_leaves(fn: str, tree: Any, what: str) -> None:
             )
 
 
+def check_state(fn: str, state: Any, expected: type) -> None:
+    """Raises TypeError unless ``state`` is an ``expected`` (the type ``init`` returns).
+
+    A state built by another optimizer, or saved from an older gradlab layout, fails here with
+    both types named, instead of an AttributeError deep inside the update.
+    """
+    if not isinstance(state, expected):
+        raise TypeError(
+            f"{fn}: expected the {expected.__name__} that this transformation's init() returns, "
+            f"got {type(state).__name__}. Pass the state built by this optimizer's init() (a "
+            "state from another optimizer, or from an older gradlab layout, does not fit)."
+        )
+
+
 def require_params(fn: str, params: Any, updates: Any) -> None:
     """Raises unless ``params`` is given (for transforms that read them) and matches ``updates``."""
     if params is None and jax.tree.leaves(updates):
@@ -319,7 +333,35 @@ def check_argument(fn: str, arg: str, value: Any) -> None:
 # Schedules check step counts, rates and boundaries when they are built; losses check the shapes
 # and dtypes of their array arguments when they are called (shapes are static, so this is free
 # under jit). Concrete bad values raise ``ValueError`` (``TypeError`` for a wrong dtype); traced
-# values pass.
+# values pass. Step counts come back as Python ints (``jnp.int32(10)`` builds the schedule that
+# ``10`` builds). The degenerate values that optax accepts with a log message (a transition of
+# <= 0 steps, a zero decay rate, a negative start) keep optax's value and warn instead of raising.
+
+
+def warn_degenerate(fn: str, message: str) -> None:
+    """Warns (``UserWarning``) that an argument makes a schedule degenerate, as optax allows.
+
+    optax logs these cases and continues; gradlab keeps optax's value and warns, attributing the
+    warning to the first caller outside gradlab (``sgdr_schedule`` -> ``warmup_cosine...`` too).
+    """
+    import sys  # here, not at the top: this section is appended
+    import warnings
+
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "gradlab":
+        frame, level = frame.f_back, level + 1
+    warnings.warn(f"{fn}: {message}", UserWarning, stacklevel=level)
+
+
+def _number(v: float) -> str:
+    """``v`` as written in a message: ``10`` for a whole number, else ``10.5``."""
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def is_concrete_zero(value: Any) -> bool:
+    """Whether ``value`` is a concrete scalar (Python, NumPy or JAX) equal to 0."""
+    v = concrete_value(value)
+    return v is not None and v.shape == () and float(v) == 0.0
 
 
 def check_real_scalar(fn: str, arg: str, value: Any, example: str) -> float | None:
@@ -344,20 +386,74 @@ def check_real_scalar(fn: str, arg: str, value: Any, example: str) -> float | No
     return float(array)
 
 
+def _whole(value: Any) -> int:
+    """A concrete integral scalar as an exact Python int (no float round trip for integers)."""
+    array = np.asarray(value)
+    return int(array) if array.dtype.kind in "iu" else int(float(array))
+
+
 def check_step_count(
     fn: str, arg: str, value: Any, example: str, *, allow_zero: bool = False
-) -> None:
-    """Raises unless ``value`` (when concrete) is a whole number >= 1 (>= 0 with ``allow_zero``).
+) -> Any:
+    """``value`` as a Python int; raises unless it is a whole number >= 1 (>= 0 with
+    ``allow_zero``). A traced value is returned as is.
 
     Integral floats such as ``10.0`` count (``10.5`` does not), so that a step count computed
-    as ``0.3 * total`` is accepted when it is whole.
+    as ``0.3 * total`` is accepted when it is whole; so do NumPy and JAX integer scalars, and the
+    schedule then uses the Python int (``int(0.29 * jnp.int32(100))`` would be 29, not 28).
     """
     v = check_real_scalar(fn, arg, value, example)
-    if v is not None and not (v.is_integer() and v >= (0 if allow_zero else 1)):
+    if v is None:
+        return value
+    if not (v.is_integer() and v >= (0 if allow_zero else 1)):
         kind = "non-negative" if allow_zero else "positive"
+        shown = _number(v) if np.isfinite(v) else repr(v)
         raise ValueError(
-            f"{fn}: {arg} must be a {kind} integer, got {value!r}. Pass e.g. {arg}={example}."
+            f"{fn}: {arg} must be a {kind} integer, got {shown}. Pass e.g. {arg}={example}."
         )
+    return _whole(value)
+
+
+def check_transition_steps(
+    fn: str, arg: str, value: Any, example: str, consequence: str
+) -> Any | None:
+    """A step count >= 1 as a Python int (see :func:`check_step_count`), or ``None`` after a
+    warning for a concrete finite value <= 0: optax then returns a constant schedule, and
+    ``consequence`` says which (``"the schedule is the constant init_value"``). NaN, infinite,
+    fractional and non-numeric values raise.
+    """
+    v = check_real_scalar(fn, arg, value, example)
+    if v is not None and np.isfinite(v) and v <= 0:
+        warn_degenerate(
+            fn,
+            f"{arg}={_number(v)} is not positive, so {consequence}, as in optax. Pass e.g. "
+            f"{arg}={example} for a transition.",
+        )
+        return None
+    return check_step_count(fn, arg, value, example)
+
+
+def check_begin_step(fn: str, arg: str, value: Any) -> Any:
+    """A start step >= 0 as a Python int; a concrete finite negative one warns and gives 0 (as
+    optax does). Fractional, NaN and non-numeric values raise."""
+    v = check_real_scalar(fn, arg, value, "0")
+    if v is not None and np.isfinite(v) and v < 0:
+        warn_degenerate(fn, f"{arg}={_number(v)} is negative, so 0 is used, as in optax.")
+        return 0
+    return check_step_count(fn, arg, value, "0", allow_zero=True)
+
+
+def check_rate_or_zero(fn: str, arg: str, value: Any, example: str, consequence: str) -> bool:
+    """Whether a decay rate is a concrete 0 (then warns: optax returns a constant schedule, and
+    ``consequence`` says which); raises unless it is otherwise positive and finite."""
+    v = check_real_scalar(fn, arg, value, example)
+    if v == 0.0:
+        warn_degenerate(
+            fn, f"{arg}=0 gives no decay, so {consequence}, as in optax. Pass e.g. {arg}={example}."
+        )
+        return True
+    check_in_interval(fn, arg, value, "(0, inf)", example)
+    return False
 
 
 def check_in_interval(fn: str, arg: str, value: Any, interval: str, example: str) -> None:
@@ -393,13 +489,12 @@ def check_in_interval(fn: str, arg: str, value: Any, interval: str, example: str
 
 def check_increasing_steps(
     fn: str, arg: str, steps: list[Any] | tuple[Any, ...], example: str
-) -> None:
-    """Raises unless ``steps`` are whole numbers >= 0, strictly increasing (boundary steps).
-
-    Skipped when any step is traced.
+) -> tuple[Any, ...]:
+    """``steps`` as Python ints; raises unless they are whole numbers >= 0, strictly increasing
+    (boundary steps). Returned as given when any step is traced (then unchecked).
     """
     if any(is_traced(s) for s in steps):
-        return
+        return tuple(steps)
     values = [np.asarray(s) for s in steps]
     good = all(v.ndim == 0 and v.dtype.kind in "iuf" and float(v).is_integer() for v in values)
     good = good and all(float(v) >= 0 for v in values)
@@ -409,6 +504,7 @@ def check_increasing_steps(
             f"{fn}: {arg} must be strictly increasing non-negative integer steps, got "
             f"{list(steps)!r}. Pass e.g. {arg}={example}."
         )
+    return tuple(_whole(v) for v in values)
 
 
 def check_boundaries_and_scales(
@@ -417,7 +513,8 @@ def check_boundaries_and_scales(
     arg: str = "boundaries_and_scales",
     example: str = "{100: 0.1, 200: 0.1}",
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """A ``{step: scale}`` dict (or ``None``, meaning ``{}``) as sorted ``(steps, scales)``.
+    """A ``{step: scale}`` dict (or ``None``, meaning ``{}``) as sorted ``(steps, scales)``, the
+    steps as Python ints.
 
     Raises unless ``value`` is a mapping whose keys pass :func:`check_increasing_steps` once
     sorted and whose values are finite and >= 0.
@@ -432,21 +529,27 @@ def check_boundaries_and_scales(
             f"Pass e.g. {arg}={example}."
         )
     items = sorted(value.items())
-    check_increasing_steps(fn, f"the steps (keys) of {arg}", [b for b, _ in items], example)
+    steps = check_increasing_steps(fn, f"the steps (keys) of {arg}", [b for b, _ in items], example)
     for _, scale in items:
         check_in_interval(fn, f"every scale (value) of {arg}", scale, "[0, inf)", example)
-    return tuple(b for b, _ in items), tuple(s for _, s in items)
+    return steps, tuple(s for _, s in items)
 
 
 def check_onecycle(
     fn: str, transition_steps: Any, pct_start: Any, div_factor: Any, final_div_factor: Any
-) -> None:
-    """The arguments every one-cycle schedule shares: a cycle length >= 1, ``pct_start`` in
-    (0, 1), and division factors > 0."""
-    check_step_count(fn, "transition_steps", transition_steps, "10000")
+) -> int:
+    """The arguments every one-cycle schedule shares: a cycle length >= 1 (returned as a Python
+    int; optax raises for <= 0 too), ``pct_start`` in (0, 1), and division factors > 0."""
+    if is_traced(transition_steps):
+        raise ValueError(
+            f"{fn}: transition_steps must be a concrete int (it sets the phase boundaries), got a "
+            "traced value. Pass e.g. transition_steps=10000, built outside jax.jit."
+        )
+    steps = check_step_count(fn, "transition_steps", transition_steps, "10000")
     check_in_interval(fn, "pct_start", pct_start, "(0, 1)", "0.3")
     check_in_interval(fn, "div_factor", div_factor, "(0, inf)", "25.0")
     check_in_interval(fn, "final_div_factor", final_div_factor, "(0, inf)", "1e4")
+    return int(steps)
 
 
 def check_real_array(fn: str, arg: str, x: Any) -> jax.Array:
@@ -463,22 +566,66 @@ def check_real_array(fn: str, arg: str, x: Any) -> jax.Array:
     return x  # a NumPy array passes as is (no staging op)
 
 
-def check_broadcastable(fn: str, *named_shapes: tuple[str, tuple[int, ...]]) -> None:
-    """Raises ``ValueError`` naming every ``(name, shape)`` when the shapes do not broadcast."""
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` broadcasts to ``target`` without changing it."""
     try:
-        np.broadcast_shapes(*(shape for _, shape in named_shapes))
+        return len(shape) <= len(target) and np.broadcast_shapes(shape, target) == target
     except ValueError:
-        described = " and ".join(f"{name} shape {shape}" for name, shape in named_shapes)
+        return False
+
+
+def check_same_shape(
+    fn: str, first: tuple[str, tuple[int, ...]], second: tuple[str, tuple[int, ...]]
+) -> None:
+    """Raises ``ValueError`` unless two compared arrays, given as ``(name, shape)``, have equal
+    shapes: optax's ``check_shapes_equal``. The message says what the shapes would broadcast to
+    (a ``(4, 1)`` prediction against ``(4,)`` targets gives a ``(4, 4)`` loss) and the fix.
+
+    Example:
+      >>> from gradlab.core.validation import check_same_shape
+      >>> check_same_shape("l2_loss", ("predictions", (4, 1)), ("targets", (4,)))
+      Traceback (most recent call last):
+      ...
+      ValueError: l2_loss: predictions shape (4, 1) and targets shape (4,) must be equal; they would broadcast to (4, 4). Pass targets.reshape((4, 1)) or predictions.reshape((4,)).
+    """  # noqa: E501
+    (a_name, a), (b_name, b) = (first[0], tuple(first[1])), (second[0], tuple(second[1]))
+    if a == b:
+        return
+    try:
+        result = f"they would broadcast to {np.broadcast_shapes(a, b)}"
+    except ValueError:
+        result = "they cannot be broadcast together"
+    if int(np.prod(a)) == int(np.prod(b)):
+        fix = f"Pass {b_name}.reshape({a}) or {a_name}.reshape({b})."
+    elif _broadcasts_to(b, a):
+        fix = f"Pass jnp.broadcast_to({b_name}, {a}) if the broadcast is intended."
+    else:
+        fix = f"Pass {b_name} with shape {a}, one entry per entry of {a_name}."
+    raise ValueError(
+        f"{fn}: {a_name} shape {a} and {b_name} shape {b} must be equal; {result}. {fix}"
+    )
+
+
+def check_broadcasts_to(
+    fn: str, arg: str, shape: tuple[int, ...], target: str, target_shape: tuple[int, ...]
+) -> None:
+    """Raises ``ValueError`` unless an argument of ``shape`` (a hyperparameter such as ``delta``,
+    or a ``where`` mask) broadcasts to ``target_shape`` without changing it, so that it can never
+    grow the loss's shape."""
+    shape, target_shape = tuple(shape), tuple(target_shape)
+    if not _broadcasts_to(shape, target_shape):
         raise ValueError(
-            f"{fn}: {described} cannot be broadcast together. "
-            "Pass arrays whose shapes broadcast (e.g. equal shapes)."
-        ) from None
+            f"{fn}: {arg} shape {shape} does not broadcast to {target} shape {target_shape}, so "
+            f"the loss would change shape. Pass {arg} with shape {target_shape}, or one that "
+            f"broadcasts to it (e.g. a scalar)."
+        )
 
 
 def check_array_pair(
     fn: str, first: str, a: Any, second: str, b: Any
 ) -> tuple[jax.Array, jax.Array | None]:
-    """``a`` and ``b`` (which may be ``None``) as real arrays whose shapes broadcast.
+    """``a`` and ``b`` (which may be ``None``) as real arrays of equal shapes
+    (:func:`check_same_shape`).
 
     Args:
       fn: the public function's name.
@@ -491,14 +638,43 @@ def check_array_pair(
     if b is None:
         return a, None
     b = check_real_array(fn, second, b)
-    check_broadcastable(fn, (first, a.shape), (second, b.shape))
+    check_same_shape(fn, (first, a.shape), (second, b.shape))
     return a, b
 
 
+def check_where(
+    fn: str, where: Any, shape: tuple[int, ...], axis: int | tuple[int, ...] | None
+) -> jax.Array | None:
+    """A softmax cross-entropy's ``where`` mask: ``None``, or an array with the logits' ``shape``
+    (or a shape of as many axes that broadcasts to it), or their shape without the class
+    ``axis`` (one entry per example, as optax documents). Raises ``ValueError`` otherwise."""
+    if where is None:
+        return None
+    mask = check_real_array(fn, "where", where)
+    ndim = len(shape)
+    if axis is None:
+        classes = set(range(ndim))
+    else:
+        classes = {a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))}
+    batch = tuple(n for i, n in enumerate(shape) if i not in classes)
+    if tuple(mask.shape) == batch or (mask.ndim == ndim and _broadcasts_to(mask.shape, shape)):
+        return mask
+    raise ValueError(
+        f"{fn}: where shape {tuple(mask.shape)} fits neither the logits shape {tuple(shape)} "
+        f"nor their shape without the class axis, {batch}. Pass where with shape "
+        f"{tuple(shape)} (masks classes) or {batch} (masks examples)."
+    )
+
+
 def check_class_labels(
-    fn: str, labels: Any, batch_shape: tuple[int, ...], scores: str, alternative: str
+    fn: str,
+    labels: Any,
+    batch_shape: tuple[int, ...],
+    scores: str,
+    alternative: str,
+    scores_shape: tuple[int, ...] | None = None,
 ) -> jax.Array:
-    """Integer class labels, one per example: ``labels`` broadcast to ``batch_shape``.
+    """Integer class labels, one per example: ``labels`` with exactly ``batch_shape``.
 
     Args:
       fn: the public function's name.
@@ -506,10 +682,11 @@ def check_class_labels(
       batch_shape: the shape of the scores without their class axes.
       scores: the name of the scores argument (``"logits"``, ``"scores"``), for the message.
       alternative: what to use instead for non-integer labels, for the message.
+      scores_shape: the scores' full shape, for the message.
 
     Returns:
       ``labels`` as an integer array. Raises TypeError for non-integer labels and ValueError for
-      a shape with another rank or that does not broadcast to ``batch_shape``.
+      any other shape than ``batch_shape`` (a ``(1,)`` label is not broadcast over a batch).
     """
     labels = check_real_array(fn, "labels", labels)
     if not jnp.issubdtype(labels.dtype, jnp.integer):
@@ -517,17 +694,13 @@ def check_class_labels(
             f"{fn}: labels must be integer class indices, got dtype {labels.dtype}. "
             f"Pass e.g. labels=jnp.argmax(one_hot_labels, axis=-1), or use {alternative}."
         )
-    ok = labels.ndim == len(batch_shape)
-    if ok:
-        try:
-            ok = np.broadcast_shapes(labels.shape, batch_shape) == tuple(batch_shape)
-        except ValueError:
-            ok = False
-    if not ok:
+    batch_shape = tuple(batch_shape)
+    if tuple(labels.shape) != batch_shape:
+        full = "" if scores_shape is None else f" {tuple(scores_shape)}"
         raise ValueError(
-            f"{fn}: labels shape {labels.shape} does not match {scores} shape "
-            f"{tuple(batch_shape)} without the class axis. Pass one integer label per example, "
-            f"with shape {tuple(batch_shape)}."
+            f"{fn}: labels shape {tuple(labels.shape)} does not match {scores} shape{full} "
+            f"without the class axis, {batch_shape}. Pass one integer label per example, with "
+            f"shape {batch_shape}."
         )
     return labels
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradlab.core import validation
+from gradlab.core import storage, validation
 from gradlab.core.base import (
     GradientTransformationExtraArgs,
     OptState,
@@ -207,7 +207,7 @@ def safe_ratio(n: jax.Array, d: jax.Array) -> jax.Array:
     >>> gradlab.safe_ratio(jnp.array([0.0, 3.0]), jnp.array([0.0, 2.0]))
     Array([0. , 1.5], dtype=float32)
     """
-    return (n / jnp.where(d == 0, jnp.ones_like(d), d)).astype(n.dtype)
+    return (n / jnp.where(d == 0, jnp.ones_like(d), d)).astype(storage.leaf_dtype(n))
 
 
 def divide(numerator: Any, denominator: Any) -> GradientTransformationExtraArgs:

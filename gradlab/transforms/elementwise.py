@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gradlab.core import validation
+from gradlab.core import storage, validation
 from gradlab.core.base import GradientTransformation, stateless
 from gradlab.core.injection import declare_hyperparams
 
@@ -39,7 +39,7 @@ def sqrt(eps_root: jax.typing.ArrayLike = 0.0) -> GradientTransformation:
         return stateless(lambda updates, params: jax.tree.map(jnp.sqrt, updates))
     return stateless(
         lambda updates, params: jax.tree.map(
-            lambda v: jnp.sqrt(v + jnp.asarray(eps_root, v.dtype)), updates
+            lambda v: jnp.sqrt(v + jnp.asarray(eps_root, storage.leaf_dtype(v))), updates
         )
     )
 
@@ -66,7 +66,9 @@ def add_eps(eps: jax.typing.ArrayLike) -> GradientTransformation:
     if validation.is_static_zero(eps):
         return stateless(lambda updates, params: updates)
     return stateless(
-        lambda updates, params: jax.tree.map(lambda v: v + jnp.asarray(eps, v.dtype), updates)
+        lambda updates, params: jax.tree.map(
+            lambda v: v + jnp.asarray(eps, storage.leaf_dtype(v)), updates
+        )
     )
 
 

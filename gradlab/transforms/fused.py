@@ -92,6 +92,7 @@ def scale_by_momentum(
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("scale_by_momentum", state, MomentumState)
         del params
         validation.check_structure("scale_by_momentum", updates, state.mu)
         count = tree.safe_increment(state.count)
@@ -135,14 +136,16 @@ def moving_variance(
 
     .. math::
         m_t = \beta m_{t-1} + (1-\beta) g_t, \quad v_t = \beta v_{t-1} + (1-\beta) |g_t|^2,
-        \quad \sigma^2_t = v_t - |m_t|^2
+        \quad \sigma^2_t = \max(v_t - |m_t|^2,\ 0)
 
     with :math:`m_0 = 0`, :math:`v_0 = ` ``initial_scale``; ``bias_correction=True`` uses
     :math:`\hat v_t - |\hat m_t|^2` (each moment divided by :math:`1-\beta^t`).
 
     **Fused** form of ``fan_out(chain(moving_average(decay), [bias_correction(decay)]),
     chain(moving_average(decay, 2, initial_value=initial_scale), [bias_correction(decay)]),
-    combine=lambda m, v, g: v - |m|^2)`` (tested equal to 1 ulp in float64).
+    combine=lambda m, v, g: max(v - |m|^2, 0))`` (tested equal to 1 ulp in float64). The clamp at 0
+    departs from optax's ``scale_by_stddev``: rounding can make :math:`v_t - m_t^2` slightly
+    negative (a gradient that barely varies), whose root optax returns as NaN.
 
     Args:
       decay: :math:`\beta \in [0, 1)`.
@@ -175,6 +178,7 @@ def moving_variance(
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("moving_variance", state, VarianceState)
         del params
         validation.check_structure("moving_variance", updates, state.mu)
         count = tree.safe_increment(state.count)
@@ -186,7 +190,7 @@ def moving_variance(
                 tree.bias_correction(mu, decay, count),
                 tree.bias_correction(nu, decay, count),
             )
-        variance = jax.tree.map(lambda m, v: v - storage.power(m, 2), m_hat, v_hat)
+        variance = jax.tree.map(lambda m, v: jnp.maximum(v - storage.power(m, 2), 0), m_hat, v_hat)
         variance = storage.store(variance, state.nu)
         return variance, VarianceState(
             count, storage.store(mu, state.mu), storage.store(nu, state.nu)
@@ -244,13 +248,14 @@ def scale_by_adadelta(
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("scale_by_adadelta", state, AdadeltaState)
         del params
         validation.check_structure("scale_by_adadelta", updates, state.e_g)
         e_g = tree.update_moment(updates, state.e_g, rho, 2)
         step = jax.tree.map(
             lambda g, eg, ex: (
                 jnp.sqrt(storage.load(ex) + eps) * safe_ratio(g, jnp.sqrt(eg + eps))
-            ).astype(g.dtype),
+            ).astype(storage.leaf_dtype(g)),
             updates,
             storage.store(e_g, state.e_g),
             state.e_x,

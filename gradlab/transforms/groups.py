@@ -188,8 +188,10 @@ def partition(
             txs[label] = tx
     updaters = {label: with_extra_args_support(tx).update for label, tx in txs.items()}
 
+    labels_fn = tree.is_mask_function(param_labels)
+
     def labels_of(tree_: Any) -> Any:
-        labels = _unwrap_variables(param_labels(tree_) if callable(param_labels) else param_labels)
+        labels = _unwrap_variables(param_labels(tree_) if labels_fn else param_labels)
         try:
             used = set(jax.tree.leaves(labels))
         except TypeError as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from gradlab.core import tree
+from gradlab.core import tree, validation
 from gradlab.core.base import (
     GradientTransformationExtraArgs,
     OptState,
@@ -28,7 +28,8 @@ def masked(inner: Any, mask: Any) -> GradientTransformationExtraArgs:
     Args:
       inner: the transformation to apply to the selected leaves.
       mask: a tree of bools with the structure of the params (or a prefix of it), or a function
-        ``params -> such a tree``. ``True`` selects a leaf or a whole subtree.
+        ``params -> such a tree``. ``True`` selects a leaf or a whole subtree. A callable pytree
+        (an Equinox module) of bools is a mask tree, not a function (optax's rule).
 
     Returns:
       A GradientTransformationExtraArgs; its state holds the inner state only for the selected
@@ -44,9 +45,10 @@ def masked(inner: Any, mask: Any) -> GradientTransformationExtraArgs:
     {'b': Array([1.], dtype=float32), 'w': Array([0.], dtype=float32)}
     """
     inner = with_extra_args_support(inner)
+    is_function = tree.is_mask_function(mask)
 
     def resolve(tree_: Any) -> Any:
-        return mask(tree_) if callable(mask) else mask
+        return mask(tree_) if is_function else mask
 
     def init(params: Params) -> MaskedState:
         return MaskedState(inner.init(tree.mask_out(params, resolve(params))))
@@ -54,6 +56,7 @@ def masked(inner: Any, mask: Any) -> GradientTransformationExtraArgs:
     def update(
         updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
     ) -> tuple[Updates, OptState]:
+        validation.check_state("masked", state, MaskedState)
         m = resolve(updates)
         inner_params = None if params is None else tree.mask_out(params, m)
         new, inner_state = inner.update(

@@ -188,10 +188,11 @@ def scale_by_delta_rms(
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("scale_by_delta_rms", state, DeltaRmsState)
         del params
         validation.check_structure("scale_by_delta_rms", updates, state.delta_sq_average)
         delta = jax.tree.map(
-            lambda x, e: (jnp.sqrt(storage.load(e) + eps) * x).astype(x.dtype),
+            lambda x, e: (jnp.sqrt(storage.load(e) + eps) * x).astype(storage.leaf_dtype(x)),
             updates,
             state.delta_sq_average,
         )

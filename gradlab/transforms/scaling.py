@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradlab.core import tree, validation
+from gradlab.core import storage, tree, validation
 from gradlab.core.base import (
     GradientTransformation,
     OptState,
@@ -23,6 +23,11 @@ class ScaleByScheduleState(NamedTuple):
     """Number of updates done so far, the step at which the schedule is evaluated next."""
 
     count: jax.Array  # type: ignore[assignment]  # int32 scalar (shadows tuple.count)
+
+
+def _times(factor: jax.typing.ArrayLike, updates: Updates) -> Updates:
+    """Every leaf times ``factor``, cast to the leaf's dtype (bf16 in, bf16 out)."""
+    return jax.tree.map(lambda g: jnp.asarray(factor, storage.leaf_dtype(g)) * g, updates)
 
 
 @declare_hyperparams("step_size")
@@ -43,9 +48,7 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
     Array([-0.1, -0.1], dtype=float32)
     """
     validation.check_finite("scale", "step_size", step_size, "-1e-3")
-    return stateless(
-        lambda updates, params: jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, updates)
-    )
+    return stateless(lambda updates, params: _times(step_size, updates))
 
 
 def scale_by_schedule(step_size_fn: Any) -> GradientTransformation:
@@ -79,9 +82,10 @@ def scale_by_schedule(step_size_fn: Any) -> GradientTransformation:
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("scale_by_schedule", state, ScaleByScheduleState)
         del params
         step_size = step_size_fn(state.count)
-        updates = jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, updates)
+        updates = _times(step_size, updates)
         return updates, ScaleByScheduleState(count=tree.safe_increment(state.count))
 
     return GradientTransformation(init, update)

@@ -69,6 +69,7 @@ def trace(
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("trace", state, TraceState)
         del params
         validation.check_structure("trace", updates, state.trace)
         m = jax.tree.map(lambda g, t: g + decay * storage.load(t), updates, state.trace)
@@ -131,6 +132,7 @@ def moving_average(
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("moving_average", state, MovingAverageState)
         del params
         validation.check_structure("moving_average", updates, state.average)
         average = tree.update_moment(updates, state.average, decay, order)
@@ -184,6 +186,7 @@ def bias_correction(decay: jax.typing.ArrayLike, offset: int = 0) -> GradientTra
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("bias_correction", state, CountState)
         del params
         count = tree.safe_increment(state.count)
         step = count if offset == 0 else tree.safe_increment(count, offset)
@@ -230,6 +233,7 @@ def amsgrad_max(accumulator_dtype: Any | None = None) -> GradientTransformation:
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("amsgrad_max", state, MaxState)
         del params
         validation.check_structure("amsgrad_max", updates, state.nu_max)
         nu_max = jax.tree.map(
@@ -283,6 +287,7 @@ def sum_of_squares(
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("sum_of_squares", state, SumOfSquaresState)
         del params
         validation.check_structure("sum_of_squares", updates, state.sum_of_squares)
         total = jax.tree.map(
@@ -336,13 +341,17 @@ def max_abs(
         dtype = accumulator_dtype
         return MaxAbsState(
             jax.tree.map(
-                lambda p: jnp.zeros_like(p, dtype=dtype or storage.real_dtype(p.dtype)), params
+                lambda p: jnp.zeros(
+                    jnp.shape(p), dtype or storage.real_dtype(storage.leaf_dtype(p))
+                ),
+                params,
             )
         )
 
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
+        validation.check_state("max_abs", state, MaxAbsState)
         del params
         validation.check_structure("max_abs", updates, state.max_abs)
         nu = jax.tree.map(

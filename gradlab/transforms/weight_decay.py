@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradlab.core import tree, validation
+from gradlab.core import storage, tree, validation
 from gradlab.core.base import (
     EmptyState,
     GradientTransformation,
@@ -70,7 +70,9 @@ def add_decayed_weights(
             state = ScaleByScheduleState(tree.safe_increment(state.count))
         else:
             decay = weight_decay
-        updates = jax.tree.map(lambda g, p: g + jnp.asarray(decay, g.dtype) * p, updates, params)
+        updates = jax.tree.map(
+            lambda g, p: g + jnp.asarray(decay, storage.leaf_dtype(g)) * p, updates, params
+        )
         return updates, state
 
     tx = GradientTransformation(init, update)
