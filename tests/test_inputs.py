@@ -245,3 +245,29 @@ def test_a_state_from_another_optimizer_names_both_types(tx, other):
     params = {"w": jnp.ones(2)}
     with pytest.raises((TypeError, ValueError), match=r"expected|state holds|does not match"):
         tx.update(params, other.init(params), params)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: gradlab.adam(0.1),
+        lambda: gradlab.masked(gradlab.adam(0.1), {"w": True, "b": False}),
+        lambda: gradlab.partition(
+            {"a": gradlab.adam(0.1), "b": gradlab.sgd(0.1, 0.9)}, {"w": "a", "b": "b"}
+        ),
+        lambda: gradlab.param_groups([("w", gradlab.adam(0.1))], default=gradlab.sgd(0.1, 0.9)),
+    ],
+    ids=["alias", "masked", "partition", "param_groups"],
+)
+def test_optax_tree_utils_work_on_gradlab_states(make):
+    tx = make()
+    params = {"w": jnp.ones((2, 3)), "b": jnp.ones(3)}
+    state = tx.init(params)
+    cast = optax.tree.map_params(tx, lambda x: x.astype(jnp.bfloat16), state)
+    param_shaped = [x for x in jax.tree.leaves(cast) if x.ndim > 0]
+    assert param_shaped and all(x.dtype == jnp.bfloat16 for x in param_shaped)
+    assert all(x.dtype != jnp.bfloat16 for x in jax.tree.leaves(cast) if x.ndim == 0)
+    found = optax.tree_utils.tree_get_all_with_path(state, "learning_rate")
+    assert found and all(float(v) == pytest.approx(0.1) for _, v in found)
+    updates, _ = tx.update(params, cast, params)  # the cast state still runs
+    assert jax.tree.structure(updates) == jax.tree.structure(params)

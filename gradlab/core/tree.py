@@ -74,6 +74,21 @@ def is_mask_function(mask: Any) -> bool:
     return bool(leaves) and all(leaves)
 
 
+def is_placeholder(params: Any) -> bool:
+    """Whether ``params`` is a leafless stand-in object, e.g. the placeholder with which
+    ``optax.tree.map_params`` calls ``init`` to find the parameter-shaped parts of a state.
+
+    Masks and labels cannot be applied to it; ``masked`` and ``partition`` pass it through.
+    """
+    return (
+        not isinstance(params, (dict, list, tuple))
+        and params is not None
+        and not jax.tree.leaves(params)
+        and jax.tree.structure(params).num_nodes == 1
+        and not hasattr(params, "shape")
+    )
+
+
 def mask_out(tree_: Any, mask: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:
     """``tree_`` with the leaves where ``mask`` (a prefix tree of bools) is False set to None.
 

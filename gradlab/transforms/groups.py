@@ -216,6 +216,8 @@ def partition(
         return labels
 
     def init(params: Params) -> PartitionState:
+        if tree.is_placeholder(params):  # optax.tree.map_params's stand-in: no labels apply
+            return PartitionState({label: tx.init(params) for label, tx in txs.items()})
         labels = labels_of(params)
         return PartitionState(
             {label: tx.init(_select(params, labels, label)) for label, tx in txs.items()}

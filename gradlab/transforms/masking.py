@@ -51,6 +51,8 @@ def masked(inner: Any, mask: Any) -> GradientTransformationExtraArgs:
         return mask(tree_) if is_function else mask
 
     def init(params: Params) -> MaskedState:
+        if tree.is_placeholder(params):  # optax.tree.map_params's stand-in: nothing to mask
+            return MaskedState(inner.init(params))
         return MaskedState(inner.init(tree.mask_out(params, resolve(params))))
 
     def update(
