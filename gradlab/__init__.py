@@ -73,12 +73,43 @@ from gradlab.schedules import sgdr_schedule as sgdr_schedule
 from gradlab.schedules import warmup_constant_schedule as warmup_constant_schedule
 from gradlab.schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
 from gradlab.schedules import warmup_exponential_decay_schedule as warmup_exponential_decay_schedule
+from gradlab.transforms.blocks import ApplyEvery as ApplyEvery
+from gradlab.transforms.blocks import EmaState as EmaState
+from gradlab.transforms.blocks import ScaleByAdamState as ScaleByAdamState
+from gradlab.transforms.blocks import ScaleByAmsgradState as ScaleByAmsgradState
+from gradlab.transforms.blocks import (
+    ScaleByOptimisticGradientState as ScaleByOptimisticGradientState,
+)
+from gradlab.transforms.blocks import ScaleByRssState as ScaleByRssState
+from gradlab.transforms.blocks import ScaleByRStdDevState as ScaleByRStdDevState
+from gradlab.transforms.blocks import ScaleByRStdDevWithCountState as ScaleByRStdDevWithCountState
+from gradlab.transforms.blocks import apply_every as apply_every
+from gradlab.transforms.blocks import ema as ema
+from gradlab.transforms.blocks import scale_by_adam as scale_by_adam
+from gradlab.transforms.blocks import scale_by_adamax as scale_by_adamax
+from gradlab.transforms.blocks import scale_by_amsgrad as scale_by_amsgrad
+from gradlab.transforms.blocks import scale_by_optimistic_gradient as scale_by_optimistic_gradient
+from gradlab.transforms.blocks import scale_by_rss as scale_by_rss
+from gradlab.transforms.blocks import scale_by_stddev as scale_by_stddev
+from gradlab.transforms.centralization import centralize as centralize
+from gradlab.transforms.centralization import normalize_by_update_norm as normalize_by_update_norm
+from gradlab.transforms.centralization import scale_by_param_block_norm as scale_by_param_block_norm
+from gradlab.transforms.centralization import scale_by_param_block_rms as scale_by_param_block_rms
+from gradlab.transforms.centralization import scale_by_sign as scale_by_sign
+from gradlab.transforms.centralization import scale_by_trust_ratio as scale_by_trust_ratio
 from gradlab.transforms.combine import FanOutState as FanOutState
 from gradlab.transforms.combine import chain as chain
 from gradlab.transforms.combine import divide as divide
 from gradlab.transforms.combine import fan_out as fan_out
 from gradlab.transforms.combine import named_chain as named_chain
 from gradlab.transforms.combine import safe_ratio as safe_ratio
+from gradlab.transforms.conditionality import ConditionallyMaskState as ConditionallyMaskState
+from gradlab.transforms.conditionality import (
+    ConditionallyTransformState as ConditionallyTransformState,
+)
+from gradlab.transforms.conditionality import conditionally_mask as conditionally_mask
+from gradlab.transforms.conditionality import conditionally_transform as conditionally_transform
+from gradlab.transforms.conditionality import selective_transform as selective_transform
 from gradlab.transforms.elementwise import add_eps as add_eps
 from gradlab.transforms.elementwise import sqrt as sqrt
 from gradlab.transforms.fused import AdadeltaState as AdadeltaState
@@ -103,6 +134,7 @@ from gradlab.transforms.scaling import ScaleByScheduleState as ScaleByScheduleSt
 from gradlab.transforms.scaling import scale as scale
 from gradlab.transforms.scaling import scale_by_learning_rate as scale_by_learning_rate
 from gradlab.transforms.scaling import scale_by_schedule as scale_by_schedule
+from gradlab.transforms.state_layout import with_state_layout as with_state_layout
 from gradlab.transforms.statistics import CountState as CountState
 from gradlab.transforms.statistics import MaxAbsState as MaxAbsState
 from gradlab.transforms.statistics import MaxState as MaxState
@@ -120,20 +152,27 @@ from gradlab.transforms.wrappers import ApplyIfFiniteState as ApplyIfFiniteState
 from gradlab.transforms.wrappers import MultiSteps as MultiSteps
 from gradlab.transforms.wrappers import MultiStepsState as MultiStepsState
 from gradlab.transforms.wrappers import MultiStepsTransformation as MultiStepsTransformation
+from gradlab.transforms.wrappers import ShouldSkipUpdateFunction as ShouldSkipUpdateFunction
 from gradlab.transforms.wrappers import ZeroNansState as ZeroNansState
 from gradlab.transforms.wrappers import apply_if_finite as apply_if_finite
 from gradlab.transforms.wrappers import freeze as freeze
 from gradlab.transforms.wrappers import multi_steps as multi_steps
 from gradlab.transforms.wrappers import set_to_zero as set_to_zero
+from gradlab.transforms.wrappers import skip_large_updates as skip_large_updates
+from gradlab.transforms.wrappers import skip_not_finite as skip_not_finite
 from gradlab.transforms.wrappers import zero_nans as zero_nans
 
 __version__ = "0.2.0"
 
 __all__ = [
     "AdadeltaState",
+    "ApplyEvery",
     "ApplyIfFiniteState",
+    "ConditionallyMaskState",
+    "ConditionallyTransformState",
     "CountState",
     "DeltaRmsState",
+    "EmaState",
     "EmptyState",
     "FanOutState",
     "GradientTransformation",
@@ -151,8 +190,15 @@ __all__ = [
     "Params",
     "PartitionState",
     "ScalarOrSchedule",
+    "ScaleByAdamState",
+    "ScaleByAmsgradState",
+    "ScaleByOptimisticGradientState",
+    "ScaleByRStdDevState",
+    "ScaleByRStdDevWithCountState",
+    "ScaleByRssState",
     "ScaleByScheduleState",
     "Schedule",
+    "ShouldSkipUpdateFunction",
     "SumOfSquaresState",
     "TraceState",
     "Updates",
@@ -168,17 +214,22 @@ __all__ = [
     "add_eps",
     "amsgrad",
     "amsgrad_max",
+    "apply_every",
     "apply_if_finite",
     "apply_updates",
     "bias_correction",
     "binary_cross_entropy",
+    "centralize",
     "chain",
+    "conditionally_mask",
+    "conditionally_transform",
     "constant_schedule",
     "cosine_decay_schedule",
     "cosine_onecycle_schedule",
     "cyclic_schedule",
     "declare_hyperparams",
     "divide",
+    "ema",
     "exponential_decay",
     "fan_out",
     "freeze",
@@ -208,6 +259,7 @@ __all__ = [
     "multiclass_perceptron_loss",
     "nadam",
     "named_chain",
+    "normalize_by_update_norm",
     "param_groups",
     "param_paths",
     "partition",
@@ -219,19 +271,32 @@ __all__ = [
     "safe_ratio",
     "scale",
     "scale_by_adadelta",
+    "scale_by_adam",
+    "scale_by_adamax",
+    "scale_by_amsgrad",
     "scale_by_delta_rms",
     "scale_by_learning_rate",
     "scale_by_max_abs",
     "scale_by_momentum",
+    "scale_by_optimistic_gradient",
+    "scale_by_param_block_norm",
+    "scale_by_param_block_rms",
     "scale_by_rms",
+    "scale_by_rss",
     "scale_by_schedule",
+    "scale_by_sign",
+    "scale_by_stddev",
     "scale_by_sum_of_squares",
+    "scale_by_trust_ratio",
     "schedules",
+    "selective_transform",
     "set_hyperparams",
     "set_to_zero",
     "sgd",
     "sgdr_schedule",
     "sigmoid_binary_cross_entropy",
+    "skip_large_updates",
+    "skip_not_finite",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
     "sqrt",
@@ -244,5 +309,6 @@ __all__ = [
     "warmup_cosine_decay_schedule",
     "warmup_exponential_decay_schedule",
     "with_extra_args_support",
+    "with_state_layout",
     "zero_nans",
 ]

@@ -6,7 +6,14 @@ import pytest
 
 import gradlab
 
-TYPE_ALIASES = {"OptState", "Params", "ScalarOrSchedule", "Schedule", "Updates"}
+TYPE_ALIASES = {
+    "OptState",
+    "Params",
+    "ScalarOrSchedule",
+    "Schedule",
+    "ShouldSkipUpdateFunction",
+    "Updates",
+}
 
 
 def public_functions():

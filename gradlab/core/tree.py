@@ -84,7 +84,7 @@ def is_placeholder(params: Any) -> bool:
         not isinstance(params, (dict, list, tuple))
         and params is not None
         and not jax.tree.leaves(params)
-        and jax.tree.structure(params).num_nodes == 1
+        and jax.tree.structure(params).num_nodes == 1  # type: ignore[attr-defined]
         and not hasattr(params, "shape")
     )
 

@@ -15,9 +15,10 @@ import jax
 
 from gradlab.core.base import GradientTransformation, ScalarOrSchedule, identity
 from gradlab.core.injection import inject_hyperparams
-from gradlab.transforms.combine import chain, divide, fan_out
+from gradlab.transforms.combine import chain, divide
 from gradlab.transforms.elementwise import add_eps, sqrt
-from gradlab.transforms.scaling import scale, scale_by_learning_rate
+from gradlab.transforms.moments import first_moment, second_moment
+from gradlab.transforms.scaling import scale_by_learning_rate
 from gradlab.transforms.statistics import amsgrad_max, bias_correction, max_abs, moving_average
 from gradlab.transforms.weight_decay import add_decayed_weights
 
@@ -27,37 +28,6 @@ ArrayLike = jax.typing.ArrayLike
 _adam_hyperparams = inject_hyperparams(
     dynamic_args=("learning_rate", "b1", "b2", "eps", "eps_root"), off_when_zero=("eps", "eps_root")
 )
-
-
-def first_moment(b1: ArrayLike, nesterov: bool, mu_dtype: Any = None) -> GradientTransformation:
-    r"""Adam's debiased first moment :math:`\hat m_t`, or Dozat's look-ahead with ``nesterov``.
-
-    ``chain(moving_average(b1), bias_correction(b1))``; with ``nesterov=True``
-    :math:`\beta_1 m_t/(1-\beta_1^{t+1}) + (1-\beta_1) g_t/(1-\beta_1^t)`, a
-    :func:`~gradlab.fan_out` of the moment and of the gradient (both read the raw :math:`g_t`).
-    The gradient term is scaled by :math:`1-\beta_1` before it is debiased, so that a float16
-    gradient near its maximum does not overflow on the way (:math:`g_1/(1-\beta_1)`).
-    """
-    m_t = moving_average(b1, accumulator_dtype=mu_dtype)
-    if not nesterov:
-        return chain(m_t, bias_correction(b1))
-    return fan_out(
-        chain(m_t, bias_correction(b1, offset=1)),  # m_t / (1 - b1^(t+1))
-        chain(scale(1 - b1), bias_correction(b1)),  # (1 - b1) g_t / (1 - b1^t)
-        combine=lambda m_hat, g_hat, g: b1 * m_hat + g_hat,
-    )
-
-
-def second_moment(
-    b2: ArrayLike, eps: ArrayLike, eps_root: ArrayLike, nu_dtype: Any = None
-) -> GradientTransformation:
-    r"""Adam's denominator :math:`\sqrt{\hat v_t + \bar\epsilon} + \epsilon`, as one chain."""
-    return chain(
-        moving_average(b2, order=2, accumulator_dtype=nu_dtype),  # v_t
-        bias_correction(b2),  # v̂_t
-        sqrt(eps_root),  # sqrt(v̂_t + eps_root)
-        add_eps(eps),  # + eps
-    )
 
 
 @_adam_hyperparams

@@ -128,6 +128,7 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
     def update(
         updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
     ) -> tuple[Updates, OptState]:
+        validation.check_state("apply_if_finite", state, ApplyIfFiniteState)
         leaf_finite = jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), updates)
         finite = jax.tree.reduce(jnp.logical_and, leaf_finite, jnp.array(True))
         notfinite_count = jnp.where(
@@ -253,13 +254,99 @@ def freeze(mask: Any = True) -> GradientTransformation:
 # Gradient accumulation
 
 
+def skip_not_finite(
+    updates: Updates, gradient_step: jax.typing.ArrayLike, params: Params | None
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    r"""A ``should_skip_update_fn`` for :func:`multi_steps`: skip a micro-batch holding NaN/Inf.
+
+    .. math:: n = \#\{i : g_i \notin \mathbb{R}\}, \qquad \text{skip} = (n > 0)
+
+    Args:
+      updates: the micro-batch's updates :math:`g`.
+      gradient_step: the wrapper's gradient step (unused).
+      params: the params (unused).
+
+    Returns:
+      ``(should_skip, {"should_skip": should_skip, "num_not_finite": n})``: a bool scalar and
+      what ``MultiStepsState.skip_state`` keeps.
+
+    References:
+      Matches: ``optax.skip_not_finite`` (same outputs and keys).
+
+    >>> import jax.numpy as jnp
+    >>> from gradlab.transforms import wrappers
+    >>> skip, info = wrappers.skip_not_finite({"w": jnp.array([1.0, jnp.inf])}, 0, None)
+    >>> bool(skip), int(info["num_not_finite"])
+    (True, 1)
+    """
+    del gradient_step, params
+    counts = jax.tree.map(lambda g: jnp.sum(jnp.logical_not(jnp.isfinite(g))), updates)
+    num_not_finite = jax.tree.reduce(jnp.add, counts, jnp.zeros([], jnp.int32))
+    should_skip = num_not_finite > 0
+    return should_skip, {"should_skip": should_skip, "num_not_finite": num_not_finite}
+
+
+def skip_large_updates(
+    updates: Updates,
+    gradient_step: jax.typing.ArrayLike,
+    params: Params | None,
+    max_squared_norm: jax.typing.ArrayLike,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    r"""A ``should_skip_update_fn`` for :func:`multi_steps`: skip a micro-batch with a large norm.
+
+    .. math:: \text{skip} = \neg\big(\lVert g \rVert_2^2 < N\big)
+
+    (a NaN norm is skipped too). Bind :math:`N` with
+    ``functools.partial(skip_large_updates, max_squared_norm=N)``.
+
+    Args:
+      updates: the micro-batch's updates :math:`g`.
+      gradient_step: the wrapper's gradient step (unused).
+      params: the params (unused).
+      max_squared_norm: :math:`N`, the largest squared global norm accepted.
+
+    Returns:
+      ``(should_skip, {"should_skip": should_skip, "norm_squared": ||g||^2})``.
+
+    References:
+      Matches: ``optax.skip_large_updates`` (same outputs and keys; the squares are summed in
+      float32 or wider, and a complex entry counts :math:`|g_i|^2`).
+
+    >>> import jax.numpy as jnp
+    >>> from gradlab.transforms import wrappers
+    >>> skip, info = wrappers.skip_large_updates(jnp.array([3.0, 4.0]), 0, None, 20.0)
+    >>> bool(skip), float(info["norm_squared"])
+    (True, 25.0)
+    """
+    del gradient_step, params
+    squares = jax.tree.map(lambda g: jnp.sum(storage.power(g, 2)), updates)
+    norm_squared = jax.tree.reduce(jnp.add, squares, jnp.zeros([], jnp.float32))
+    should_skip = jnp.logical_not(norm_squared < max_squared_norm)
+    return should_skip, {"should_skip": should_skip, "norm_squared": norm_squared}
+
+
+ShouldSkipUpdateFunction = Callable[
+    [Updates, jax.typing.ArrayLike, Params | None], tuple[jax.typing.ArrayLike, Any]
+]  # fn(updates, gradient_step, params) -> (should_skip, skip_state), as optax's protocol
+
+
 class MultiStepsState(NamedTuple):
-    """Micro-step and gradient-step counters, the accumulated gradient and the inner state."""
+    """Micro-step and gradient-step counters, the inner state, the accumulated gradient and
+    what ``should_skip_update_fn`` reported on the latest micro-batch (optax's field order).
+
+    ``inner_opt_state`` (optax's name) reads ``inner_state``.
+    """
 
     mini_step: jax.Array  # int32: micro-batches accumulated since the last applied update
     gradient_step: jax.Array  # int32: updates applied so far (the schedule's step)
     inner_state: OptState
     acc_grads: Updates  # running mean (or sum) of the micro-batch gradients
+    skip_state: Any = ()  # the second output of should_skip_update_fn; () without one
+
+    @property
+    def inner_opt_state(self) -> OptState:
+        """The wrapped optimizer's state under optax's field name (read-only alias)."""
+        return self.inner_state
 
 
 class MultiStepsTransformation(GradientTransformationExtraArgs):
@@ -285,7 +372,7 @@ def multi_steps(
     inner: Any,
     every_k_schedule: int | Callable[[jax.Array], jax.typing.ArrayLike],
     use_grad_mean: bool = True,
-    *,
+    should_skip_update_fn: ShouldSkipUpdateFunction | None = None,
     accumulator_dtype: Any | None = None,
 ) -> MultiStepsTransformation:
     r"""Gradient accumulation: one step of ``inner`` on the mean of :math:`k` micro-gradients.
@@ -304,7 +391,9 @@ def multi_steps(
     ``jax.lax.cond``, so it is not run at all otherwise), the accumulator is reset to 0 and
     :math:`s` advances. The inner optimizer therefore counts applied updates, not micro-batches:
     its learning-rate schedule advances once per :math:`k` calls. The state holds one
-    parameter-sized buffer besides the inner state: the accumulator.
+    parameter-sized buffer besides the inner state: the accumulator. A micro-batch for which
+    ``should_skip_update_fn`` says skip returns zeros and changes nothing but ``skip_state``: it
+    is as if it never happened (:func:`skip_not_finite`, :func:`skip_large_updates`).
 
     Args:
       inner: the optimizer to run on the accumulated gradient.
@@ -312,19 +401,22 @@ def multi_steps(
         the effective batch size during training).
       use_grad_mean: average the micro-gradients (the default); ``False`` sums them,
         :math:`\bar g_k = \sum_j g_j`.
+      should_skip_update_fn: ``fn(updates, gradient_step, params) -> (should_skip,
+        skip_state)``, with ``should_skip`` a bool scalar; ``skip_state`` (any pytree of arrays)
+        is stored in ``MultiStepsState.skip_state``. ``None`` (the default) skips nothing.
       accumulator_dtype: dtype of the accumulator; ``None`` keeps each param's dtype (pass
         ``jnp.float32`` for bf16 params to average in float32, as optax does by default).
 
     Returns:
       A ``MultiStepsTransformation`` (a GradientTransformation that also has optax's
       ``gradient_transformation()`` and ``has_updated(state)``), with state
-      ``MultiStepsState(mini_step, gradient_step, inner_state, acc_grads)``.
+      ``MultiStepsState(mini_step, gradient_step, inner_state, acc_grads, skip_state)``.
 
     References:
-      Matches: ``optax.MultiSteps(inner, every_k_schedule)`` (rtol 1e-5 in float32 over
-      four windows of adam); the inner state is ``inner_state`` (optax: ``inner_opt_state``) and
-      there is no ``should_skip_update_fn``/``skip_state``: ``apply_if_finite(multi_steps(inner,
-      k), n)`` drops non-finite micro-batches, as optax's ``skip_not_finite`` does.
+      Matches: ``optax.MultiSteps(inner, every_k_schedule, use_grad_mean,
+      should_skip_update_fn)`` (rtol 1e-5 in float32 over four windows of adam); the inner
+      state is ``inner_state``, also readable as optax's ``inner_opt_state``. The default
+      ``accumulator_dtype`` is the params' dtype (optax: float32).
 
     >>> import jax.numpy as jnp, gradlab
     >>> from gradlab.transforms import wrappers
@@ -337,7 +429,24 @@ def multi_steps(
     """
     if not callable(every_k_schedule):
         validation.check_count("multi_steps", "every_k_schedule", every_k_schedule, 1, "4")
+    validation.check_dtype("multi_steps", "accumulator_dtype", accumulator_dtype)
+    if should_skip_update_fn is not None:
+        validation.check_callable(
+            "multi_steps", "should_skip_update_fn", should_skip_update_fn, "skip_not_finite"
+        )
     inner_update = with_extra_args_support(inner).update
+
+    def should_skip(updates: Updates, gradient_step: jax.Array, params: Params | None) -> Any:
+        if should_skip_update_fn is None:
+            return None, ()
+        skip, skip_state = should_skip_update_fn(updates, gradient_step, params)
+        skip = jnp.asarray(skip)
+        if (skip.dtype, skip.shape) != (jnp.bool_, ()):
+            raise ValueError(
+                "multi_steps: should_skip_update_fn must return a bool scalar first, got dtype "
+                f"{skip.dtype} and shape {skip.shape}. Return e.g. (norm_sq > 1e3, {{}})."
+            )
+        return skip, skip_state
 
     def every_k(gradient_step: jax.Array) -> jax.Array:
         if callable(every_k_schedule):
@@ -350,29 +459,42 @@ def multi_steps(
         return new.astype(acc.dtype)
 
     def init(params: Params) -> MultiStepsState:
+        gradient_step = jnp.zeros([], jnp.int32)
+        _, skip_state = should_skip(tree.zeros_like(params), gradient_step, params)
         return MultiStepsState(
             mini_step=jnp.zeros([], jnp.int32),
-            gradient_step=jnp.zeros([], jnp.int32),
+            gradient_step=gradient_step,
             inner_state=inner.init(params),
             acc_grads=tree.zeros_like(params, dtype=accumulator_dtype),
+            skip_state=skip_state,
         )
 
     def update(
         updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
     ) -> tuple[Updates, OptState]:
+        validation.check_state("multi_steps", state, MultiStepsState)
         validation.check_structure("multi_steps", updates, state.acc_grads)
+        skip, skip_state = should_skip(updates, state.gradient_step, params)
         acc = jax.tree.map(lambda g, a: accumulate(g, a, state.mini_step), updates, state.acc_grads)
         emit = state.mini_step + 1 >= every_k(state.gradient_step)
+        if skip is not None:
+            emit = jnp.logical_and(emit, jnp.logical_not(skip))
         new_updates, inner_state = _run_or_skip(
             emit, inner_update, storage.like(acc, updates), state.inner_state, params, extra_args
         )
+        mini_step = jnp.where(emit, jnp.zeros([], jnp.int32), state.mini_step + 1)
+        acc = jax.tree.map(lambda a: jnp.where(emit, jnp.zeros_like(a), a), acc)
+        if skip is not None:  # a skipped micro-batch leaves the count and the sum as they were
+            mini_step = jnp.where(skip, state.mini_step, mini_step)
+            acc = jax.tree.map(lambda old, new: jnp.where(skip, old, new), state.acc_grads, acc)
         return new_updates, MultiStepsState(
-            mini_step=jnp.where(emit, jnp.zeros([], jnp.int32), state.mini_step + 1),
+            mini_step=mini_step,
             gradient_step=jnp.where(
                 emit, tree.safe_increment(state.gradient_step), state.gradient_step
             ),
             inner_state=inner_state,
-            acc_grads=jax.tree.map(lambda a: jnp.where(emit, jnp.zeros_like(a), a), acc),
+            acc_grads=acc,
+            skip_state=skip_state,
         )
 
     return MultiStepsTransformation(init, update)
@@ -386,10 +508,13 @@ __all__ = [
     "MultiSteps",
     "MultiStepsState",
     "MultiStepsTransformation",
+    "ShouldSkipUpdateFunction",
     "ZeroNansState",
     "apply_if_finite",
     "freeze",
     "multi_steps",
     "set_to_zero",
+    "skip_large_updates",
+    "skip_not_finite",
     "zero_nans",
 ]
