@@ -273,3 +273,13 @@ def test_optax_tree_utils_work_on_gradlab_states(make):
     assert found and all(float(v) == pytest.approx(0.1) for _, v in found)
     updates, _ = tx.update(params, cast, params)  # the cast state still runs
     assert jax.tree.structure(updates) == jax.tree.structure(params)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "nadam", "amsgrad", "adamax", "sgd", "rmsprop"])
+def test_tree_get_count_finds_the_one_step_count(name):
+    tx = getattr(gradlab, name)(0.1)
+    params = {"w": jnp.ones(2)}
+    state = tx.init(params)
+    for _ in range(3):
+        _, state = tx.update(params, state, params)
+    assert int(optax.tree_utils.tree_get(state, "count")) == 3

@@ -62,12 +62,12 @@ def _step_count() -> GradientTransformation:
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
         del params
-        return updates, CountState(tree.safe_increment(state.count))
+        return updates, CountState(tree.safe_increment(state.steps))
 
     return GradientTransformation(init, update)
 
 
-_COUNT = (CountState, "count")
+_COUNT = (CountState, "steps")
 _AVERAGE = (MovingAverageState, "average")
 
 

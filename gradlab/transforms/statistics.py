@@ -145,9 +145,13 @@ def moving_average(
 
 
 class CountState(NamedTuple):
-    """Number of updates done so far (int32 scalar)."""
+    """Number of updates done so far (int32 scalar).
 
-    count: jax.Array  # type: ignore[assignment]  # int32 scalar (shadows tuple.count)
+    The field is ``steps``, not ``count``: an alias's one step count is its ``InjectState.count``,
+    so ``optax.tree_utils.tree_get(opt_state, "count")`` finds exactly one.
+    """
+
+    steps: jax.Array
 
 
 @declare_hyperparams("decay")
@@ -164,7 +168,7 @@ def bias_correction(decay: jax.typing.ArrayLike, offset: int = 0) -> GradientTra
       offset: :math:`s`, an int >= 0 added to the step count.
 
     Returns:
-      A GradientTransformation with state ``CountState(count)``.
+      A GradientTransformation with state ``CountState(steps)``.
 
     References:
       Kingma & Ba, `Adam <https://arxiv.org/abs/1412.6980>`_, 2014, Sec. 3.
@@ -188,7 +192,7 @@ def bias_correction(decay: jax.typing.ArrayLike, offset: int = 0) -> GradientTra
     ) -> tuple[Updates, OptState]:
         validation.check_state("bias_correction", state, CountState)
         del params
-        count = tree.safe_increment(state.count)
+        count = tree.safe_increment(state.steps)
         step = count if offset == 0 else tree.safe_increment(count, offset)
         return tree.bias_correction(updates, decay, step), CountState(count)
 
