@@ -388,13 +388,13 @@ def test_a_state_of_the_wrong_kind_names_both_types():
 
 
 def test_each_argument_check_runs_at_construction_only(monkeypatch):
-    from gradlab.core import validation
+    from gradlab.core.validation import arguments as validation
 
     calls = []
     original = validation.check_number
 
     def counting(fn, arg, value, example):
-        if not validation._CHECKED.get():
+        if not validation.ARGUMENTS_CHECKED.get():
             calls.append((fn, arg))
         return original(fn, arg, value, example)
 

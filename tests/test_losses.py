@@ -282,7 +282,7 @@ def ref_multiclass_perceptron(s, c):
 # ----------------------------------------------------------------------------------------------
 
 # One set of shapes for every row keeps JAX's per-shape compilations shared between tests; the
-# per-example losses read the last axis as classes (5, and 4), the element-wise ones broadcast.
+# per-example losses read the last axis as classes (5, and 4), the element-wise ones use them whole.
 # Rows that only vary an option of a loss already covered run on the first shape only.
 SHAPES = ((6, 5), (2, 3, 4))
 VARIANT = SHAPES[:1]
@@ -825,8 +825,8 @@ def test_gaussian_nll_is_scaled_squared_error_plus_constant(beta, x64):
 def test_minimising_gaussian_nll_gives_the_mean(x64):
     y = np.random.default_rng(0).normal(3.0, 2.0, size=50)
 
-    def total(y_hat):
-        return jnp.sum(losses.gaussian_nll(y_hat, y, 2.5))
+    def total(y_hat):  # one prediction for every target: broadcast explicitly (shapes must match)
+        return jnp.sum(losses.gaussian_nll(jnp.broadcast_to(y_hat, y.shape), y, 2.5))
 
     g = jax.jit(jax.grad(total))
     assert abs(float(g(y.mean()))) < 1e-10
@@ -937,16 +937,17 @@ X = np.ones(3)
         ),
         (
             lambda: losses.squared_error(np.ones(3), np.ones(4)),
-            "squared_error: predictions shape (3,) and targets shape (4,) cannot be broadcast",
+            "squared_error: predictions shape (3,) and targets shape (4,) must be equal; they "
+            "cannot be broadcast together. Pass targets with shape (3,)",
         ),
         (
             lambda: losses.hinge_loss(np.ones((2, 3)), np.ones((3, 2))),
-            "hinge_loss: predictor_outputs shape (2, 3) and targets shape (3, 2) cannot be",
+            "hinge_loss: predictor_outputs shape (2, 3) and targets shape (3, 2) must be equal; "
+            "they cannot be broadcast together. Pass targets.reshape((2, 3))",
         ),
         (
             lambda: losses.gaussian_nll(np.ones(3), np.ones(3), np.ones(2)),
-            "gaussian_nll: predictions shape (3,) and targets shape (3,) and precision shape "
-            "(2,) cannot be broadcast",
+            "gaussian_nll: precision shape (2,) does not broadcast to predictions shape (3,)",
         ),
         (
             lambda: losses.softmax_cross_entropy(np.ones((2, 3)), np.ones((2, 4))),
@@ -960,11 +961,11 @@ X = np.ones(3)
             lambda: losses.softmax_cross_entropy_with_integer_labels(
                 np.ones((4, 5)), np.zeros(3, int)
             ),
-            "labels shape (3,) does not match logits shape (4,) without the class axis",
+            "labels shape (3,) does not match logits shape (4, 5) without the class axis, (4,)",
         ),
         (
             lambda: losses.multiclass_perceptron_loss(np.ones((4, 5)), np.zeros((4, 5), int)),
-            "labels shape (4, 5) does not match scores shape (4,)",
+            "labels shape (4, 5) does not match scores shape (4, 5) without the class axis, (4,)",
         ),
         (
             lambda: losses.multiclass_hinge_loss(np.ones(()), np.zeros((), int)),

@@ -581,43 +581,45 @@ s = schedules
 c1 = s.constant_schedule(1.0)
 # fmt: off
 BAD_ARGUMENTS = [  # (id, construction, regex the message must match)
-    ("polynomial_zero_steps", lambda: s.polynomial_schedule(1.0, 0.0, 2, 0), "transition_steps"),
+    # Degenerate but numeric values follow optax with a warning (DEGENERATE below); these raise.
+    ("polynomial_nan_steps", lambda: s.polynomial_schedule(1.0, 0.0, 2, float("nan")),
+     "transition_steps must be a positive integer, got nan"),
+    ("linear_inf_steps", lambda: s.linear_schedule(1.0, 0.0, float("-inf")),
+     "transition_steps must be a positive integer, got -inf"),
+    ("linear_string_steps", lambda: s.linear_schedule(1.0, 0.0, "10"),  # type: ignore[arg-type]
+     "transition_steps must be a real scalar"),
+    ("linear_nan_begin", lambda: s.linear_schedule(1.0, 0.0, 10, float("nan")),
+     "transition_begin must be a non-negative integer, got nan"),
+    ("linear_fractional_negative_begin", lambda: s.linear_schedule(1.0, 0.0, 10, -0.5),
+     "transition_begin must be a non-negative integer"),
+    ("exponential_nan_rate", lambda: s.exponential_decay(1.0, 10, float("nan")),
+     "decay_rate must be positive and finite"),
+    ("exponential_none_steps", lambda: s.exponential_decay(1.0, None, 0.5),  # type: ignore[arg-type]
+     "transition_steps must be a real scalar"),
+    ("warmup_cosine_nan_warmup",
+     lambda: s.warmup_cosine_decay_schedule(0.0, 1.0, float("nan"), 10), "warmup_steps"),
+    ("warmup_exponential_bool_rate",
+     lambda: s.warmup_exponential_decay_schedule(0.0, 1.0, 5, 10, True), "decay_rate"),
     ("polynomial_fractional_steps", lambda: s.polynomial_schedule(1.0, 0.0, 2, 10.5),  # type: ignore[arg-type]
      "transition_steps must be a positive integer"),
     ("polynomial_vector_steps", lambda: s.polynomial_schedule(1.0, 0.0, 2, [10]),  # type: ignore[arg-type]
      "transition_steps must be a real scalar"),
-    ("polynomial_negative_begin", lambda: s.polynomial_schedule(1.0, 0.0, 2, 10, -1),
-     "transition_begin"),
     ("polynomial_power", lambda: s.polynomial_schedule(1.0, 0.0, -1.0, 10), "power"),
-    ("linear_negative_steps", lambda: s.linear_schedule(1.0, 0.0, -5), "transition_steps"),
-    ("linear_negative_begin", lambda: s.linear_schedule(1.0, 0.0, 5, -3), "transition_begin"),
     ("piecewise_negative_scale", lambda: s.piecewise_constant_schedule(1.0, {10: -0.1}),
      "every scale"),
     ("piecewise_negative_step", lambda: s.piecewise_constant_schedule(1.0, {-5: 0.1}),
      "the steps .* of boundaries_and_scales"),
     ("piecewise_not_a_dict", lambda: s.piecewise_constant_schedule(1.0, [(10, 0.1)]),  # type: ignore[arg-type]
      "boundaries_and_scales must be a dict"),
-    ("exponential_zero_steps", lambda: s.exponential_decay(1.0, 0, 0.5), "transition_steps"),
     ("exponential_negative_rate", lambda: s.exponential_decay(1.0, 10, -0.5), "decay_rate"),
-    ("exponential_zero_rate", lambda: s.exponential_decay(1.0, 10, 0.0), "decay_rate"),
-    ("exponential_negative_begin", lambda: s.exponential_decay(1.0, 10, 0.5, -1),
-     "transition_begin"),
     ("cosine_zero_steps", lambda: s.cosine_decay_schedule(1.0, 0), "decay_steps"),
     ("cosine_exponent", lambda: s.cosine_decay_schedule(1.0, 10, exponent=0.0), "exponent"),
-    ("warmup_cosine_negative_warmup", lambda: s.warmup_cosine_decay_schedule(0.0, 1.0, -1, 10),
-     "warmup_steps"),
     ("warmup_cosine_short_decay", lambda: s.warmup_cosine_decay_schedule(0.0, 1.0, 10, 10),
      "decay_steps must be greater than warmup_steps"),
     ("warmup_cosine_exponent", lambda: s.warmup_cosine_decay_schedule(0.0, 1.0, 1, 10, 0.0, -1),
      "exponent"),
-    ("warmup_exponential_negative_warmup",
-     lambda: s.warmup_exponential_decay_schedule(0.0, 1.0, -1, 10, 0.5), "warmup_steps"),
-    ("warmup_exponential_zero_steps",
-     lambda: s.warmup_exponential_decay_schedule(0.0, 1.0, 5, 0, 0.5), "transition_steps"),
     ("warmup_exponential_negative_rate",
      lambda: s.warmup_exponential_decay_schedule(0.0, 1.0, 5, 10, -0.5), "decay_rate"),
-    ("warmup_constant_negative_warmup", lambda: s.warmup_constant_schedule(0.0, 1.0, -1),
-     "warmup_steps"),
     ("join_decreasing", lambda: s.join_schedules([c1, c1, c1], [20, 10]),
      "boundaries must be strictly increasing"),
     ("join_repeated", lambda: s.join_schedules([c1, c1, c1], [10, 10]),
@@ -679,11 +681,79 @@ def test_bad_arguments_raise(build, message):
 
 def test_error_message_names_the_argument_and_the_fix():
     message = (
-        "exponential_decay: transition_steps must be a positive integer, got 0. "
+        "exponential_decay: transition_steps must be a positive integer, got 10.5. "
         "Pass e.g. transition_steps=1000."
     )
     with pytest.raises(ValueError, match=re.escape(message)):
-        schedules.exponential_decay(0.1, transition_steps=0, decay_rate=0.5)
+        schedules.exponential_decay(0.1, transition_steps=10.5, decay_rate=0.5)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------------
+# Degenerate arguments that optax accepts (it logs and continues): optax's values, and a warning
+# naming the argument, so that code ported from optax keeps running.
+# ----------------------------------------------------------------------------------------------
+
+ZERO_PEAK_CYCLE = dict(init_value=0.2, peak_value=0.0, warmup_steps=5, decay_steps=20,
+                       end_value=0.1)  # fmt: skip
+# fmt: off
+DEGENERATE = [  # (id, function name, arguments, regex the warning must match)
+    ("polynomial_zero_steps", "polynomial_schedule", (1.0, 0.0, 2, 0),
+     "polynomial_schedule: transition_steps=0 is below 1, so the schedule is the constant "
+     "init_value, as in optax"),
+    ("polynomial_negative_begin", "polynomial_schedule", (1.0, 0.0, 2, 10, -1),
+     "transition_begin=-1 is below 0, so 0 is used"),
+    ("linear_negative_steps", "linear_schedule", (1.0, 0.0, -5), "transition_steps=-5"),
+    ("linear_negative_begin", "linear_schedule", (1.0, 0.0, 5, -3), "transition_begin=-3"),
+    ("exponential_zero_steps", "exponential_decay", (1.0, 0, 0.5), "transition_steps=0"),
+    ("exponential_negative_steps", "exponential_decay", (2.0, -10, 0.5, 0, True, 0.1),
+     "transition_steps=-10"),
+    ("exponential_zero_rate", "exponential_decay", (1.0, 10, 0.0),
+     "exponential_decay: decay_rate=0 gives no decay, so the schedule is the constant init_value"),
+    ("exponential_zero_rate_end_value", "exponential_decay", (1.0, 10, 0.0, 0, False, 0.5),
+     "decay_rate=0"),
+    ("exponential_negative_begin", "exponential_decay", (1.0, 10, 0.5, -1), "transition_begin=-1"),
+    ("warmup_cosine_negative_warmup", "warmup_cosine_decay_schedule", (0.0, 1.0, -2, 10),
+     "warmup_steps=-2 is below 0, so there is no warm-up and the next phase starts early"),
+    ("warmup_cosine_zero_peak", "warmup_cosine_decay_schedule", (0.5, 0.0, 10, 30, 0.1),
+     "peak_value=0 makes the decay phase 0"),
+    ("warmup_exponential_negative_warmup", "warmup_exponential_decay_schedule",
+     (0.0, 1.0, -1, 10, 0.5), "warmup_steps=-1"),
+    ("warmup_exponential_zero_steps", "warmup_exponential_decay_schedule", (0.0, 1.0, 5, 0, 0.5),
+     "transition_steps=0 is below 1, so the decay phase holds peak_value"),
+    ("warmup_exponential_zero_rate", "warmup_exponential_decay_schedule",
+     (0.0, 1.0, 5, 10, 0.0), "decay_rate=0 gives no decay, so the decay phase holds peak_value"),
+    ("warmup_exponential_negative_begin", "warmup_exponential_decay_schedule",
+     (0.0, 1.0, 5, 10, 0.5, -4), "transition_begin=-4"),
+    ("warmup_constant_negative_warmup", "warmup_constant_schedule", (0.0, 1.0, -1),
+     "warmup_steps=-1 is below 0, so the schedule is the constant init_value"),
+    ("sgdr_zero_peak_cycle", "sgdr_schedule", ([SGDR_CYCLES[0], ZERO_PEAK_CYCLE],),
+     "warmup_cosine_decay_schedule: peak_value=0"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    "name, args, warning", [d[1:] for d in DEGENERATE], ids=[d[0] for d in DEGENERATE]
+)
+def test_degenerate_arguments_warn_and_follow_optax(name, args, warning):
+    with pytest.warns(UserWarning, match=warning) as record:
+        schedule = getattr(schedules, name)(*args)
+    assert record[0].filename == __file__  # the warning points at the caller's line
+    reference = getattr(optax, name)(*args)  # optax logs (absl) and continues
+    for t in (-3, 0, 1, 4, 5, 9, 10, 11, 29, 30, 31, 60):
+        np.testing.assert_allclose(schedule(t), reference(t), rtol=1e-6, atol=1e-7, err_msg=t)
+    np.testing.assert_allclose(  # and under jit on an int32 array
+        jax.jit(schedule)(jnp.arange(40)),
+        jax.vmap(reference)(jnp.arange(40)),
+        rtol=1e-6,
+        atol=1e-7,
+    )
+
+
+def test_traced_degenerate_arguments_are_not_checked():
+    # A traced transition_steps cannot be seen at construction: no warning, no constant.
+    values = jax.jit(lambda n, t: schedules.linear_schedule(1.0, 0.0, n)(t))(jnp.int32(10), 5)
+    np.testing.assert_allclose(values, 0.5)
 
 
 def test_public_names():

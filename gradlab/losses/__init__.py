@@ -9,8 +9,15 @@ Conventions shared by every function here:
 * **dtype.** The output dtype is the floating dtype of the first argument (``predictions``,
   ``logits``, ``scores``...); the other array arguments and the hyperparameters are cast to it
   (bf16 in, bf16 out). An integer first argument is promoted to JAX's default float dtype.
-* **Broadcasting.** Element-wise losses broadcast their arguments; shapes that cannot broadcast
-  raise a ``ValueError`` naming both shapes.
+* **Shapes.** The two arrays a loss compares (``predictions``/``targets``, ``logits``/``labels``,
+  ``log_predictions``/``targets``...) must have equal shapes, as optax's ``squared_error`` and
+  ``perceptron_loss`` check: a ``(N, 1)`` prediction against ``(N,)`` targets would otherwise
+  broadcast to an ``(N, N)`` loss. The ``ValueError`` names the function, both arguments, both
+  shapes and the fix. Integer ``labels`` must have the scores' shape without the class axis.
+  Only hyperparameters broadcast, and only to the first argument's shape without growing it: a
+  scalar or per-column ``delta`` (``huber_loss``) or ``precision`` (``gaussian_nll``), and a
+  ``where`` mask (the logits' or the examples' shape, as optax documents). Shapes are static, so
+  the checks also hold under ``jit`` and ``vmap``.
 * **Stability.** Logits only enter through ``log_softmax``/``logsumexp``/``log_sigmoid``, so
   :math:`|z| = 10^4` gives finite losses and gradients.
 * **Kinks.** Every non-differentiable loss states in its docstring which subgradient
@@ -20,8 +27,11 @@ Conventions shared by every function here:
 
 Deliberate differences from optax 0.2.8 (values are identical for valid inputs unless listed):
 
-* ``squared_error`` and ``perceptron_loss`` broadcast ``targets`` (optax requires equal shapes,
-  although its docstring says "broadcastable").
+* ``huber_loss``, ``sigmoid_binary_cross_entropy``, ``softmax_cross_entropy``, the two
+  ``kl_divergence`` losses and ``hinge_loss`` require equal shapes of their two arrays; optax
+  checks nothing there and broadcasts (its regression docstrings say "broadcastable").
+  Integer-label losses require labels of exactly the batch shape (optax lets ``take_along_axis``
+  broadcast them).
 * Integer ``predictions``/``logits`` are promoted to float (optax raises ``TypeError``, or for
   ``hinge_loss``/``perceptron_loss`` computes in integers); ``targets``/``labels`` are cast to the
   first argument's dtype instead of type-promoted (bf16 logits with f32 labels give bf16).

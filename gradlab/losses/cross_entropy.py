@@ -32,13 +32,18 @@ def softmax_cross_entropy(
 
     Args:
       logits: unnormalised log-probabilities :math:`z`, shape ``[..., num_classes]``.
-      labels: target probabilities :math:`y`, broadcastable to ``logits``.
+      labels: target probabilities :math:`y`, with ``logits``' shape (no broadcasting).
       axis: the class axis or axes.
-      where: elements to include: either ``logits``' shape (masks classes) or its shape without
-        ``axis`` (masks whole examples, whose loss is then 0).
+      where: elements to include: either ``logits``' shape (masks classes; a shape with as many
+        axes that broadcasts to it also works) or its shape without ``axis`` (masks whole
+        examples, whose loss is then 0), as optax documents.
 
     Returns:
       The cross-entropy per example, ``logits``' shape without ``axis``.
+
+    Raises:
+      ValueError: if ``labels`` has another shape than ``logits`` (a ``[num_classes]`` row is
+        not broadcast over the batch), or ``where`` fits neither shape.
 
     References:
       Goodfellow, Bengio & Courville, *Deep Learning*, 2016, sec. 6.2.2.3.
@@ -53,9 +58,9 @@ def softmax_cross_entropy(
     """
     fn = "softmax_cross_entropy"
     z, y = validation.check_array_pair(fn, "logits", logits, "labels", labels)
+    assert y is not None  # labels are required here
     axis = tuple(axis) if isinstance(axis, list) else axis
-    where = None if where is None else validation.check_real_array(fn, "where", where)
-    return _softmax_cross_entropy(z, y, axis, where)
+    return _softmax_cross_entropy(z, y, axis, validation.check_where(fn, where, z.shape, axis))
 
 
 @jax.jit(static_argnames="axis")
@@ -96,15 +101,17 @@ def softmax_cross_entropy_with_integer_labels(
         (C order). Negative labels count from the end; labels outside
         :math:`[-\text{num\_classes}, \text{num\_classes})` give ``nan``.
       axis: the class axis or axes.
-      where: elements to include: ``logits``' shape or its shape without ``axis``; an example
-        with nothing included has loss 0.
+      where: elements to include: ``logits``' shape (or a shape with as many axes that
+        broadcasts to it) or its shape without ``axis``; an example with nothing included has
+        loss 0.
 
     Returns:
       The cross-entropy per example, ``logits``' shape without ``axis``.
 
     Raises:
       TypeError: if ``labels`` are not integers (use ``softmax_cross_entropy`` for one-hot).
-      ValueError: if ``axis`` is not an int or a tuple, or ``labels`` has the wrong shape.
+      ValueError: if ``axis`` is not an int or a tuple, ``labels`` has another shape than
+        ``logits`` without ``axis`` (no broadcasting), or ``where`` fits neither shape.
 
     References:
       Goodfellow, Bengio & Courville, *Deep Learning*, 2016, sec. 6.2.2.3.
@@ -122,11 +129,8 @@ def softmax_cross_entropy_with_integer_labels(
     z = validation.check_real_array(fn, "logits", logits)
     axis = validation.check_axes(fn, axis, z.shape)
     class_axes = axis if isinstance(axis, tuple) else (axis,)
-    batch_shape = tuple(n for a, n in enumerate(z.shape) if a not in class_axes)
-    c = validation.check_class_labels(
-        fn, labels, batch_shape, "logits", "softmax_cross_entropy (one-hot)"
-    )
-    where = None if where is None else validation.check_real_array(fn, "where", where)
+    c = validation.check_class_labels(fn, labels, ("logits", z.shape), class_axes)
+    where = validation.check_where(fn, where, z.shape, axis)
     return _softmax_cross_entropy_int(z, c, axis, where)
 
 
@@ -171,10 +175,10 @@ def sigmoid_binary_cross_entropy(
     Args:
       logits: logits :math:`z` of the positive class, any shape.
       labels: targets :math:`y \in \{0, 1\}` or probabilities in :math:`[0, 1]`,
-        broadcastable to ``logits``.
+        with ``logits``' shape.
 
     Returns:
-      The element-wise losses, with the broadcast shape.
+      The element-wise losses, with ``logits``' shape.
 
     References:
       Goodfellow, Bengio & Courville, *Deep Learning*, 2016, sec. 6.2.2.2.
@@ -220,15 +224,15 @@ def binary_cross_entropy(
 
     Args:
       probabilities: predicted probabilities :math:`p \in [0, 1]` of the positive class.
-      labels: targets :math:`y \in \{0, 1\}` or probabilities, broadcastable to
-        ``probabilities``.
+      labels: targets :math:`y \in \{0, 1\}` or probabilities, with ``probabilities``'
+        shape.
       eps: clipping margin :math:`\epsilon \in (0, 0.5)`. ``None`` (default) uses the machine
         epsilon of the probabilities' dtype (1.19e-7 for float32, 7.8e-3 for bfloat16, 2.2e-16 for
         float64). A smaller value is raised to ``jnp.finfo(dtype).epsneg``, the smallest margin
         for which :math:`1 - \epsilon` is still below 1 in that dtype.
 
     Returns:
-      The element-wise losses, with the broadcast shape.
+      The element-wise losses, with ``probabilities``' shape.
 
     Raises:
       ValueError: if a concrete ``eps`` is not in (0, 0.5).

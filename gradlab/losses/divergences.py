@@ -32,10 +32,11 @@ def kl_divergence(
     Args:
       log_predictions: log-probabilities :math:`\log q` of the predicted distribution,
         shape ``[..., dim]`` (e.g. ``jax.nn.log_softmax(logits)``).
-      targets: probabilities :math:`y \ge 0` of the target distribution, broadcastable to
-        ``log_predictions``.
+      targets: probabilities :math:`y \ge 0` of the target distribution, with
+        ``log_predictions``' shape.
       axis: the axis or axes to sum over.
-      where: elements to include, broadcastable to the inputs.
+      where: elements to include; its shape must broadcast to the inputs' (a ``[dim]`` mask
+        selects classes in every example, as in optax).
 
     Returns:
       The divergence per example, the inputs' shape without ``axis``.
@@ -73,10 +74,11 @@ def kl_divergence_with_log_targets(
     Args:
       log_predictions: log-probabilities :math:`\log q` of the predicted distribution,
         shape ``[..., dim]``.
-      log_targets: log-probabilities :math:`\log y` of the target distribution, broadcastable to
-        ``log_predictions``.
+      log_targets: log-probabilities :math:`\log y` of the target distribution, with
+        ``log_predictions``' shape.
       axis: the axis or axes to sum over.
-      where: elements to include, broadcastable to the inputs.
+      where: elements to include; its shape must broadcast to the inputs' (a ``[dim]`` mask
+        selects classes in every example, as in optax).
 
     Returns:
       The divergence per example, the inputs' shape without ``axis``.
@@ -110,8 +112,11 @@ def _kl_divergence(
     """Checks the arguments of either divergence, then runs the kernel."""
     name = "log_targets" if log_targets else "targets"
     log_q, y = validation.check_array_pair(fn, "log_predictions", log_predictions, name, targets)
+    assert y is not None  # targets are required here
     axis = tuple(axis) if isinstance(axis, list) else axis
-    where = None if where is None else validation.check_real_array(fn, "where", where)
+    if where is not None:
+        where = validation.check_real_array(fn, "where", where)
+        validation.check_broadcasts_to(fn, "where", where.shape, "the inputs'", log_q.shape)
     return _kl_kernel(log_q, y, axis, where, log_targets)
 
 

@@ -38,9 +38,7 @@ def _multiclass_args(
             f"{fn}: scores must have a class axis (last), got shape (). "
             "Pass e.g. scores with shape (batch, num_classes)."
         )
-    c = validation.check_class_labels(
-        fn, labels, s.shape[:-1], "scores", "softmax_cross_entropy (one-hot)"
-    )
+    c = validation.check_class_labels(fn, labels, ("scores", s.shape), (s.ndim - 1,))
     return s, c
 
 
@@ -59,10 +57,10 @@ def hinge_loss(
 
     Args:
       predictor_outputs: decision values :math:`f`, any shape.
-      targets: labels :math:`y \in \{-1, 1\}`, broadcastable to ``predictor_outputs``.
+      targets: labels :math:`y \in \{-1, 1\}`, with ``predictor_outputs``' shape.
 
     Returns:
-      The element-wise losses, with the broadcast shape.
+      The element-wise losses, with ``predictor_outputs``' shape.
 
     References:
       Cortes & Vapnik, `Support-Vector Networks <https://doi.org/10.1007/BF00994018>`_, 1995.
@@ -101,10 +99,10 @@ def squared_hinge_loss(
 
     Args:
       predictor_outputs: decision values :math:`f`, any shape.
-      targets: labels :math:`y \in \{-1, 1\}`, broadcastable to ``predictor_outputs``.
+      targets: labels :math:`y \in \{-1, 1\}`, with ``predictor_outputs``' shape.
 
     Returns:
-      The element-wise losses, with the broadcast shape.
+      The element-wise losses, with ``predictor_outputs``' shape.
 
     References:
       Tang, `Deep Learning using Linear Support Vector Machines
@@ -145,14 +143,14 @@ def perceptron_loss(
 
     Args:
       predictor_outputs: decision values :math:`f`, any shape.
-      targets: labels :math:`y \in \{-1, 1\}`, broadcastable to ``predictor_outputs``.
+      targets: labels :math:`y \in \{-1, 1\}`, with ``predictor_outputs``' shape.
 
     Returns:
-      The element-wise losses, with the broadcast shape.
+      The element-wise losses, with ``predictor_outputs``' shape.
 
     References:
       Rosenblatt, The Perceptron, 1958; Bishop, *Pattern Recognition and Machine Learning*, 2006,
-      eq. 4.54. Matches: ``optax.losses.perceptron_loss`` (which requires equal shapes).
+      eq. 4.54. Matches: ``optax.losses.perceptron_loss`` (same equal-shapes check).
 
     Example:
       >>> import jax.numpy as jnp

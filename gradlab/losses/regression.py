@@ -33,13 +33,14 @@ def squared_error(
 
     Args:
       predictions: predictions :math:`\hat y`, any shape.
-      targets: targets :math:`y`, broadcastable to ``predictions``; ``None`` means zeros.
+      targets: targets :math:`y`, with ``predictions``' shape (no broadcasting); ``None``
+        means zeros.
 
     Returns:
-      The element-wise squared differences, with the broadcast shape.
+      The element-wise squared differences, with ``predictions``' shape.
 
     References:
-      Matches: ``optax.losses.squared_error`` (which requires equal shapes; this broadcasts).
+      Matches: ``optax.losses.squared_error`` (same equal-shapes check).
 
     Example:
       >>> import jax.numpy as jnp
@@ -71,10 +72,11 @@ def l2_loss(
 
     Args:
       predictions: predictions :math:`\hat y`, any shape.
-      targets: targets :math:`y`, broadcastable to ``predictions``; ``None`` means zeros.
+      targets: targets :math:`y`, with ``predictions``' shape (no broadcasting); ``None``
+        means zeros.
 
     Returns:
-      The element-wise losses, with the broadcast shape.
+      The element-wise losses, with ``predictions``' shape.
 
     References:
       Bishop, *Pattern Recognition and Machine Learning*, 2006, eq. 1.2.
@@ -110,10 +112,11 @@ def absolute_error(
 
     Args:
       predictions: predictions :math:`\hat y`, any shape.
-      targets: targets :math:`y`, broadcastable to ``predictions``; ``None`` means zeros.
+      targets: targets :math:`y`, with ``predictions``' shape (no broadcasting); ``None``
+        means zeros.
 
     Returns:
-      The element-wise absolute differences, with the broadcast shape.
+      The element-wise absolute differences, with ``predictions``' shape.
 
     References:
       Hastie, Tibshirani & Friedman, *The Elements of Statistical Learning*, 2009, sec. 10.6.
@@ -151,10 +154,11 @@ def l1_loss(
 
     Args:
       predictions: predictions :math:`\hat y`, any shape.
-      targets: targets :math:`y`, broadcastable to ``predictions``; ``None`` means zeros.
+      targets: targets :math:`y`, with ``predictions``' shape (no broadcasting); ``None``
+        means zeros.
 
     Returns:
-      The element-wise absolute differences, with the broadcast shape.
+      The element-wise absolute differences, with ``predictions``' shape.
 
     References:
       Hastie, Tibshirani & Friedman, *The Elements of Statistical Learning*, 2009, sec. 10.6.
@@ -194,14 +198,18 @@ def huber_loss(
 
     Args:
       predictions: predictions :math:`\hat y`, any shape.
-      targets: targets :math:`y`, broadcastable to ``predictions``; ``None`` means zeros.
-      delta: :math:`\delta > 0`, where the loss turns from quadratic to linear.
+      targets: targets :math:`y`, with ``predictions``' shape (no broadcasting); ``None``
+        means zeros.
+      delta: :math:`\delta > 0`, where the loss turns from quadratic to linear: a scalar, or an
+        array that broadcasts to ``predictions``' shape (one per column, ...), as ``jnp``
+        broadcasts optax's ``delta``.
 
     Returns:
-      The element-wise losses, with the broadcast shape.
+      The element-wise losses, with ``predictions``' shape.
 
     Raises:
-      ValueError: if a concrete ``delta`` is not > 0.
+      ValueError: if a concrete ``delta`` is not > 0, if ``targets`` has another shape than
+        ``predictions`` or if ``delta`` would grow it.
 
     References:
       Huber, `Robust Estimation of a Location Parameter
@@ -214,8 +222,10 @@ def huber_loss(
       >>> print(huber_loss(jnp.array([0.5, 3.0]), delta=1.0))
       [0.125 2.5  ]
     """
-    validation.check_positive("huber_loss", "delta", delta, "1.0")
-    p, t = validation.check_array_pair("huber_loss", "predictions", predictions, "targets", targets)
+    fn = "huber_loss"
+    validation.check_positive(fn, "delta", delta, "1.0")
+    p, t = validation.check_array_pair(fn, "predictions", predictions, "targets", targets)
+    validation.check_broadcasts_to(fn, "delta", jnp.shape(delta), "predictions", p.shape)
     return _huber_loss(p, t, delta)
 
 
@@ -244,15 +254,16 @@ def gaussian_nll(
 
     Args:
       predictions: predicted means :math:`\hat y`, any shape.
-      targets: observations :math:`y`, broadcastable with ``predictions``.
-      precision: the inverse variance :math:`\beta > 0`, a scalar or an array broadcastable
-        with ``predictions``.
+      targets: observations :math:`y`, with ``predictions``' shape.
+      precision: the inverse variance :math:`\beta > 0`, a scalar or an array that broadcasts
+        to ``predictions``' shape (per element, per column, ...).
 
     Returns:
-      The element-wise negative log-likelihoods, with the broadcast shape.
+      The element-wise negative log-likelihoods, with ``predictions``' shape.
 
     Raises:
-      ValueError: if a concrete ``precision`` is not > 0 everywhere.
+      ValueError: if a concrete ``precision`` is not > 0 everywhere, if ``targets`` has another
+        shape than ``predictions`` or if ``precision`` would grow it.
 
     References:
       Bishop, *Pattern Recognition and Machine Learning*, 2006, eqs. 1.61-1.62 and 3.10-3.12.
@@ -269,9 +280,7 @@ def gaussian_nll(
     p, t = validation.check_array_pair(fn, "predictions", predictions, "targets", targets)
     beta = validation.check_real_array(fn, "precision", precision)
     assert t is not None  # targets are required here
-    validation.check_broadcastable(
-        fn, ("predictions", p.shape), ("targets", t.shape), ("precision", beta.shape)
-    )
+    validation.check_broadcasts_to(fn, "precision", beta.shape, "predictions", p.shape)
     return _gaussian_nll(p, t, beta)
 
 

@@ -15,6 +15,7 @@ from gradlab.core.base import Schedule
 from gradlab.schedules import curves
 
 _INTERPOLATE_TYPES = ("linear", "cosine")
+_CONSTANT = "the schedule is the constant init_value"  # what optax returns for degenerate args
 
 
 def constant_schedule(value: ArrayLike) -> Schedule:
@@ -35,11 +36,7 @@ def constant_schedule(value: ArrayLike) -> Schedule:
       >>> print(constant_schedule(0.5)(1000))
       0.5
     """
-
-    def schedule(step: ArrayLike) -> jax.Array:
-        return jnp.full(jnp.shape(step), value, dtype=jnp.result_type(value, float))
-
-    return schedule
+    return curves.constant(value)
 
 
 def polynomial_schedule(
@@ -60,10 +57,10 @@ def polynomial_schedule(
       init_value: :math:`I`, the value up to step ``transition_begin``.
       end_value: :math:`E`, the value from step ``transition_begin + transition_steps`` on.
       power: :math:`P > 0`; 1 is linear, 2 decays quickly at first then flattens.
-      transition_steps: :math:`T \geq 1`, the length of the transition. Unlike optax, which
-        logs and returns a constant schedule for ``transition_steps <= 0``, gradlab raises.
-      transition_begin: :math:`B \geq 0`, the step the transition starts at (optax replaces a
-        negative value by 0 with a log message; gradlab raises).
+      transition_steps: :math:`T \geq 1`, the length of the transition. A value :math:`\leq 0`
+        gives the constant ``init_value`` with a warning, as optax does (with a log message).
+      transition_begin: :math:`B \geq 0`, the step the transition starts at; a negative value
+        is replaced by 0 with a warning, as optax does.
 
     Returns:
       A schedule ``step -> value``.
@@ -79,9 +76,10 @@ def polynomial_schedule(
     """
     fn = "polynomial_schedule"
     validation.check_in_interval(fn, "power", power, "(0, inf)", "2")
-    validation.check_step_count(fn, "transition_steps", transition_steps, "1000")
-    validation.check_step_count(fn, "transition_begin", transition_begin, "0", allow_zero=True)
-    return curves.polynomial(init_value, end_value, power, transition_steps, transition_begin)
+    steps, begin = validation.check_transition(fn, transition_steps, transition_begin, _CONSTANT)
+    if steps is None:
+        return curves.constant(init_value)
+    return curves.polynomial(init_value, end_value, power, steps, begin)
 
 
 def linear_schedule(
@@ -106,9 +104,10 @@ def linear_schedule(
     Args:
       init_value: :math:`\epsilon_0`, the value up to step ``transition_begin``.
       end_value: :math:`\epsilon_\tau`, the value from ``transition_begin + transition_steps`` on.
-      transition_steps: :math:`\tau \geq 1`, the length of the transition (optax logs and
-        returns a constant schedule for ``transition_steps <= 0``; gradlab raises).
-      transition_begin: :math:`B \geq 0`, the step the transition starts at.
+      transition_steps: :math:`\tau \geq 1`, the length of the transition; a value
+        :math:`\leq 0` gives the constant ``init_value`` with a warning (optax's rule).
+      transition_begin: :math:`B \geq 0`, the step the transition starts at (a negative value
+        warns and gives 0, as in optax).
 
     Returns:
       A schedule ``step -> value``.
@@ -124,9 +123,10 @@ def linear_schedule(
       0.1000 0.0505 0.0010 0.0010
     """
     fn = "linear_schedule"
-    validation.check_step_count(fn, "transition_steps", transition_steps, "1000")
-    validation.check_step_count(fn, "transition_begin", transition_begin, "0", allow_zero=True)
-    return curves.linear(init_value, end_value, transition_steps, transition_begin)
+    steps, begin = validation.check_transition(fn, transition_steps, transition_begin, _CONSTANT)
+    if steps is None:
+        return curves.constant(init_value)
+    return curves.linear(init_value, end_value, steps, begin)
 
 
 def piecewise_constant_schedule(
@@ -164,10 +164,10 @@ def piecewise_constant_schedule(
     )
 
     def schedule(step: ArrayLike) -> jax.Array:
-        t = curves.float_steps(step)
-        value = jnp.ones_like(t) * init_value
+        t = curves.exact_steps(step)
+        value = jnp.ones(jnp.shape(t), dtype=float) * init_value
         for boundary, scale in zip(boundaries, scales, strict=True):
-            value = jnp.where(t >= boundary, value * scale, value)
+            value = jnp.where(curves.before(t, boundary), value, value * scale)
         return value
 
     return schedule
@@ -236,11 +236,13 @@ def exponential_decay(
 
     Args:
       init_value: :math:`I`, the value up to step ``transition_begin``.
-      transition_steps: :math:`T \geq 1`, the steps per factor of :math:`r`. optax logs and
-        returns a constant schedule for ``transition_steps <= 0``; gradlab raises.
-      decay_rate: :math:`r > 0`; below 1 decays, above 1 grows. optax returns a constant
-        schedule for ``decay_rate == 0``; gradlab raises for ``decay_rate <= 0``.
-      transition_begin: :math:`B \geq 0`, the step the decay starts at.
+      transition_steps: :math:`T \geq 1`, the steps per factor of :math:`r`. A value
+        :math:`\leq 0` gives the constant ``init_value`` with a warning, as optax does.
+      decay_rate: :math:`r > 0`; below 1 decays, above 1 grows. ``decay_rate=0`` gives the
+        constant ``init_value`` with a warning, as optax does; a negative rate raises (optax's
+        :math:`r^{p}` is NaN for fractional :math:`p`).
+      transition_begin: :math:`B \geq 0`, the step the decay starts at (a negative value warns
+        and gives 0, as in optax).
       staircase: if ``True``, decay in discrete jumps every ``transition_steps`` steps.
       end_value: :math:`E`, a lower bound when decaying (an upper bound when growing), or
         ``None`` for no bound.
@@ -258,12 +260,11 @@ def exponential_decay(
       0.1000 0.0500 0.0250
     """
     fn = "exponential_decay"
-    validation.check_step_count(fn, "transition_steps", transition_steps, "1000")
-    validation.check_in_interval(fn, "decay_rate", decay_rate, "(0, inf)", "0.5")
-    validation.check_step_count(fn, "transition_begin", transition_begin, "0", allow_zero=True)
-    return curves.exponential(
-        init_value, transition_steps, decay_rate, transition_begin, staircase, end_value
-    )
+    steps, begin = validation.check_transition(fn, transition_steps, transition_begin, _CONSTANT)
+    no_decay = validation.check_rate_or_zero(fn, "decay_rate", decay_rate, "0.5", _CONSTANT)
+    if steps is None or no_decay:
+        return curves.constant(init_value)
+    return curves.exponential(init_value, steps, decay_rate, begin, staircase, end_value)
 
 
 def inverse_time_decay(
@@ -303,10 +304,10 @@ def inverse_time_decay(
     """
     fn = "inverse_time_decay"
     validation.check_in_interval(fn, "decay_rate", decay_rate, "[0, inf)", "0.5")
-    validation.check_step_count(fn, "transition_steps", transition_steps, "1000")
+    steps = validation.check_step_count(fn, "transition_steps", transition_steps, "1000")
 
     def schedule(step: ArrayLike) -> jax.Array:
-        p = curves.ratio(jnp.maximum(curves.float_steps(step), 0.0), transition_steps, staircase)
-        return jnp.divide(init_value, 1.0 + decay_rate * p)
+        elapsed = curves.at_least(curves.exact_steps(step), 0)
+        return jnp.divide(init_value, 1.0 + decay_rate * curves.ratio(elapsed, steps, staircase))
 
     return schedule

@@ -50,10 +50,10 @@ def cosine_decay_schedule(
       1.0000 0.5500 0.1000 0.1000
     """
     fn = "cosine_decay_schedule"
-    validation.check_step_count(fn, "decay_steps", decay_steps, "1000")
+    steps = validation.check_step_count(fn, "decay_steps", decay_steps, "1000")  # optax raises
     validation.check_in_interval(fn, "exponent", exponent, "(0, inf)", "1.0")
     # I((1 - alpha) c^p + alpha): the optax form, which is I * alpha exactly at the end.
-    decay = curves.cosine(1.0, 0.0, decay_steps, exponent)
+    decay = curves.cosine(1.0, 0.0, steps, exponent)
 
     def schedule(step: ArrayLike) -> jax.Array:
         return jnp.multiply(init_value, (1.0 - alpha) * decay(step) + alpha)
@@ -83,9 +83,13 @@ def warmup_cosine_decay_schedule(
 
     Args:
       init_value: :math:`I`, the value at step 0.
-      peak_value: :math:`P`, the value at the end of the warm-up.
-      warmup_steps: :math:`W \geq 0`; 0 starts the decay at step 0.
-      decay_steps: :math:`D > W`, the total length of the schedule, warm-up included.
+      peak_value: :math:`P`, the value at the end of the warm-up. With ``peak_value=0`` the
+        decay phase is 0 (optax's :math:`P((1 - \alpha) c + \alpha)` with :math:`\alpha = 0`),
+        with a warning unless ``end_value`` is 0 too.
+      warmup_steps: :math:`W \geq 0`; 0 starts the decay at step 0. A negative :math:`W`
+        warns and, as in optax, starts the decay :math:`|W|` steps early (at step :math:`W`).
+      decay_steps: :math:`D > W`, the total length of the schedule, warm-up included (optax
+        raises too).
       end_value: :math:`E`, the value from step :math:`D` on.
       exponent: :math:`p > 0`, the exponent of the cosine factor.
 
@@ -95,8 +99,7 @@ def warmup_cosine_decay_schedule(
     References:
       Goyal et al., `Accurate, Large Minibatch SGD <https://arxiv.org/abs/1706.02677>`_, 2017,
       §2.2 (warm-up); Loshchilov & Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017.
-      Matches: ``optax.warmup_cosine_decay_schedule`` (except ``peak_value=0``, where optax's
-      decay phase is 0 throughout).
+      Matches: ``optax.warmup_cosine_decay_schedule``.
 
     Example:
       >>> from gradlab.schedules import warmup_cosine_decay_schedule
@@ -105,23 +108,27 @@ def warmup_cosine_decay_schedule(
       0.5000 1.0000 0.5000 0.0000
     """
     fn = "warmup_cosine_decay_schedule"
-    validation.check_step_count(fn, "warmup_steps", warmup_steps, "100", allow_zero=True)
-    validation.check_step_count(fn, "decay_steps", decay_steps, "1000")
+    warmup = validation.check_warmup_steps(fn, warmup_steps)
+    decay = validation.check_step_count(fn, "decay_steps", decay_steps, "1000")
     validation.check_in_interval(fn, "exponent", exponent, "(0, inf)", "1.0")
-    traced = any(validation.is_traced(x) for x in (warmup_steps, decay_steps))
-    if not traced and decay_steps <= warmup_steps:
+    traced = any(validation.is_traced(x) for x in (warmup, decay))
+    if not traced and decay <= warmup:
         raise ValueError(
             f"{fn}: decay_steps must be greater than warmup_steps (decay_steps counts the warm-up "
-            f"too), got decay_steps={decay_steps!r}, warmup_steps={warmup_steps!r}. Pass e.g. "
-            f"decay_steps={int(warmup_steps) + 1000}."
+            f"too), got decay_steps={decay}, warmup_steps={warmup}. Pass e.g. "
+            f"decay_steps={warmup + 1000}."
         )
-    return curves.joined(
-        [
-            curves.linear(init_value, peak_value, warmup_steps),
-            curves.cosine(peak_value, end_value, decay_steps - warmup_steps, exponent),
-        ],
-        [warmup_steps],
-    )
+    zero_peak = validation.is_concrete_zero(peak_value)
+    if zero_peak and not validation.is_concrete_zero(end_value):
+        validation.warn_degenerate(
+            fn,
+            f"peak_value=0 makes the decay phase 0, as in optax (end_value={end_value!r} is "
+            "never reached). Pass a nonzero peak_value, or join a warm-up and a decay with "
+            "join_schedules.",
+        )
+    end = peak_value if zero_peak else end_value
+    decay_phase = curves.cosine(peak_value, end, decay - warmup, exponent)
+    return curves.joined([curves.warmup(init_value, peak_value, warmup), decay_phase], [warmup])
 
 
 def sgdr_schedule(cosine_kwargs: Iterable[dict[str, Any]]) -> Schedule:
@@ -175,6 +182,7 @@ def sgdr_schedule(cosine_kwargs: Iterable[dict[str, Any]]) -> Schedule:
             schedules.append(warmup_cosine_decay_schedule(**kwargs))
         except ValueError as error:
             raise ValueError(f"{fn}: cosine_kwargs[{i}]: {error}") from None
-        start = start + kwargs["decay_steps"]
+        length = validation.check_step_count(fn, "decay_steps", kwargs["decay_steps"], "1000")
+        start = start + length
         boundaries.append(start)
     return curves.joined(schedules, boundaries[:-1])

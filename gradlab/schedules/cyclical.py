@@ -58,21 +58,22 @@ def cyclic_schedule(
       0.10 0.55 1.00 0.10 0.55 0.10
     """
     fn = "cyclic_schedule"
-    validation.check_step_count(fn, "step_size", step_size, "2000")
+    size = validation.check_step_count(fn, "step_size", step_size, "2000")
     validation.check_choice(fn, "mode", mode, _CYCLIC_MODES)
     validation.check_in_interval(fn, "gamma", gamma, "(0, 1]", "0.99994")
 
     def schedule(step: ArrayLike) -> jax.Array:
-        t = jnp.maximum(curves.float_steps(step), 0.0)
-        cycle = 1.0 + curves.ratio(t, 2 * step_size, floor=True)
-        # max(0, 1 - x) = min(m, 2s - m) / s with m = t mod 2s: exact up to one rounding, where
-        # t / s - 2 cycle + 1 would cancel digits.
-        position = jnp.mod(t, 2 * step_size)
-        height = jnp.minimum(position, 2 * step_size - position) / step_size
+        t = curves.at_least(curves.exact_steps(step), 0)
+        cycle = 1.0 + curves.ratio(t, 2 * size, floor=True)
+        # max(0, 1 - x) = min(m, 2s - m) / s = (s - |m - s|) / s with m = t mod 2s, in integers
+        # for integer steps, so exact up to the one rounding of the division (t / s - 2 cycle + 1
+        # would cancel digits, and a float32 t has none left to cancel at t = 10**12).
+        distance = -curves.minus(abs(curves.minus(curves.mod(t, 2 * size), size)), size)
+        height = curves.to_float(distance) / curves.real(size)
         if mode == "triangular2":
             height = height * 0.5 ** (cycle - 1.0)
         elif mode == "exp_range":
-            height = height * jnp.power(gamma, t)
+            height = height * jnp.power(gamma, curves.to_float(t))
         return height * jnp.subtract(max_value, base_value) + base_value
 
     return schedule
@@ -120,11 +121,11 @@ def cosine_onecycle_schedule(
       0.0400 1.0000 0.0000040
     """
     fn = "cosine_onecycle_schedule"
-    validation.check_onecycle(fn, transition_steps, pct_start, div_factor, final_div_factor)
+    steps = validation.check_onecycle(fn, transition_steps, pct_start, div_factor, final_div_factor)
     return curves.interpolated(
         "cosine",
         peak_value / div_factor,
-        (int(pct_start * transition_steps), int(transition_steps)),
+        (int(pct_start * steps), steps),
         (div_factor, 1.0 / (div_factor * final_div_factor)),
     )
 
@@ -172,9 +173,9 @@ def linear_onecycle_schedule(
       0.0400 1.0000 0.0400 0.0000040
     """
     fn = "linear_onecycle_schedule"
-    validation.check_onecycle(fn, transition_steps, pct_start, div_factor, final_div_factor)
+    steps = validation.check_onecycle(fn, transition_steps, pct_start, div_factor, final_div_factor)
     validation.check_in_interval(fn, "pct_final", pct_final, f"({pct_start}, 1)", "0.85")
-    b1, b2 = int(pct_start * transition_steps), int(pct_final * transition_steps)
+    b1, b2 = int(pct_start * steps), int(pct_final * steps)
     if b1 >= b2:
         raise ValueError(
             f"{fn}: pct_final * transition_steps must round down to a later step than pct_start "
@@ -184,6 +185,6 @@ def linear_onecycle_schedule(
     return curves.interpolated(
         "linear",
         peak_value / div_factor,
-        (b1, b2, int(transition_steps)),
+        (b1, b2, steps),
         (div_factor, 1.0 / div_factor, 1.0 / final_div_factor),
     )

@@ -55,8 +55,8 @@ def join_schedules(schedules: Sequence[Callable], boundaries: Sequence[int]) -> 
             f"boundaries for {len(schedules)} schedules. Pass e.g. boundaries=[100] for two "
             "schedules."
         )
-    validation.check_increasing_steps(fn, "boundaries", boundaries, "[100, 1000]")
-    return curves.joined(schedules, boundaries)
+    steps = validation.check_increasing_steps(fn, "boundaries", boundaries, "[100, 1000]")
+    return curves.joined(schedules, steps)
 
 
 def linear_warmup(schedule: Callable, warmup_steps: int, init_value: ArrayLike = 0.0) -> Schedule:
@@ -92,12 +92,12 @@ def linear_warmup(schedule: Callable, warmup_steps: int, init_value: ArrayLike =
             f"{fn}: schedule must be a callable step -> value, got {schedule!r}. Pass e.g. "
             "schedule=cosine_decay_schedule(0.1, 1000)."
         )
-    validation.check_step_count(fn, "warmup_steps", warmup_steps, "100", allow_zero=True)
+    steps = validation.check_step_count(fn, "warmup_steps", warmup_steps, "100", allow_zero=True)
 
     def warmup(step: ArrayLike) -> ArrayLike:
-        return curves.linear(init_value, schedule(0), warmup_steps)(step)
+        return curves.linear(init_value, schedule(0), steps)(step)
 
-    return curves.joined([warmup, schedule], [warmup_steps])
+    return curves.joined([warmup, schedule], [steps])
 
 
 def warmup_constant_schedule(
@@ -114,7 +114,8 @@ def warmup_constant_schedule(
       init_value: :math:`I`, the value at step 0.
       peak_value: :math:`P`, the value from step :math:`W` on.
       warmup_steps: :math:`W \geq 0`. With 0 the schedule is ``peak_value`` throughout (optax
-        would return ``init_value`` throughout).
+        would return ``init_value`` throughout). A negative :math:`W` warns and, as in optax,
+        gives the constant ``init_value``.
 
     Returns:
       A schedule ``step -> value``.
@@ -129,10 +130,10 @@ def warmup_constant_schedule(
       >>> print(f"{schedule(0):.3f} {schedule(50):.3f} {schedule(100):.3f} {schedule(10**6):.3f}")
       0.000 0.050 0.100 0.100
     """
-    validation.check_step_count(
-        "warmup_constant_schedule", "warmup_steps", warmup_steps, "100", allow_zero=True
+    steps = validation.check_warmup_steps(
+        "warmup_constant_schedule", warmup_steps, "the schedule is the constant init_value"
     )
-    return curves.linear(init_value, peak_value, warmup_steps)
+    return curves.warmup(init_value, peak_value, steps)
 
 
 def warmup_exponential_decay_schedule(
@@ -157,11 +158,14 @@ def warmup_exponential_decay_schedule(
     Args:
       init_value: :math:`I`, the value at step 0.
       peak_value: :math:`P`, the value at the end of the warm-up.
-      warmup_steps: :math:`W \geq 0`, the length of the warm-up.
-      transition_steps: :math:`T \geq 1`, the steps per factor of :math:`r` (optax logs and
-        holds ``peak_value`` for ``transition_steps <= 0``; gradlab raises).
-      decay_rate: :math:`r > 0`.
-      transition_begin: :math:`B \geq 0`, steps after the warm-up before the decay starts.
+      warmup_steps: :math:`W \geq 0`, the length of the warm-up. A negative :math:`W` warns
+        and, as in optax, starts the decay :math:`|W|` steps early (at step :math:`W`).
+      transition_steps: :math:`T \geq 1`, the steps per factor of :math:`r`; a value
+        :math:`\leq 0` warns and holds ``peak_value`` after the warm-up, as optax does.
+      decay_rate: :math:`r > 0`; ``decay_rate=0`` warns and holds ``peak_value`` after the
+        warm-up, as optax does.
+      transition_begin: :math:`B \geq 0`, steps after the warm-up before the decay starts (a
+        negative value warns and gives 0, as in optax).
       staircase: if ``True``, decay in discrete jumps.
       end_value: a lower bound when decaying (upper bound when growing), or ``None``.
 
@@ -178,16 +182,12 @@ def warmup_exponential_decay_schedule(
       0.5000 1.0000 0.5000
     """
     fn = "warmup_exponential_decay_schedule"
-    validation.check_step_count(fn, "warmup_steps", warmup_steps, "100", allow_zero=True)
-    validation.check_step_count(fn, "transition_steps", transition_steps, "1000")
-    validation.check_in_interval(fn, "decay_rate", decay_rate, "(0, inf)", "0.5")
-    validation.check_step_count(fn, "transition_begin", transition_begin, "0", allow_zero=True)
-    return curves.joined(
-        [
-            curves.linear(init_value, peak_value, warmup_steps),
-            curves.exponential(
-                peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value
-            ),
-        ],
-        [warmup_steps],
-    )
+    holds = "the decay phase holds peak_value"
+    warmup = validation.check_warmup_steps(fn, warmup_steps)
+    steps, begin = validation.check_transition(fn, transition_steps, transition_begin, holds)
+    no_decay = validation.check_rate_or_zero(fn, "decay_rate", decay_rate, "0.5", holds)
+    if steps is None or no_decay:
+        decay = curves.constant(peak_value)
+    else:
+        decay = curves.exponential(peak_value, steps, decay_rate, begin, staircase, end_value)
+    return curves.joined([curves.warmup(init_value, peak_value, warmup), decay], [warmup])
