@@ -226,17 +226,16 @@ def freeze(mask: Any = True) -> GradientTransformation:
     .. math:: u_i = \begin{cases} 0 & \text{mask}_i \\ g_i & \text{otherwise} \end{cases}
 
     Args:
-      mask: ``True`` (the default) freezes everything and is :func:`set_to_zero`, with state
-        ``EmptyState()``; a tree of bools with the structure of the params (or a prefix of
-        it), or a function ``params -> such a tree``, freezes the leaves marked True and
-        passes the others unchanged, with state ``MaskedState(EmptyState())``.
+      mask: ``True`` (the default) freezes everything; a tree of bools with the structure of
+        the params (or a prefix of it), or a function ``params -> such a tree``, freezes the
+        leaves marked True and passes the others unchanged. The state is
+        ``MaskedState(EmptyState())`` either way, as optax's.
 
     Returns:
       A GradientTransformation.
 
     References:
-      Matches: ``optax.freeze`` (``masked(set_to_zero(), mask)``); ``freeze()`` with no mask
-      is ``optax.set_to_zero()``.
+      Matches: ``optax.freeze`` (``masked(set_to_zero(), mask)``), also for ``mask=True``.
 
     >>> import jax.numpy as jnp, gradlab
     >>> from gradlab.transforms import wrappers
@@ -245,8 +244,6 @@ def freeze(mask: Any = True) -> GradientTransformation:
     >>> tx.update(g, tx.init(g))[0]
     {'b': Array([1.], dtype=float32), 'w': Array([0.], dtype=float32)}
     """
-    if mask is True:
-        return set_to_zero()
     return masked(set_to_zero(), mask)
 
 

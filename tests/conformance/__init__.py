@@ -1,0 +1,1 @@
+"""optax's own test files, run against gradlab (see README.md in this directory)."""
