@@ -354,15 +354,15 @@ def test_zero_nans_matches_optax(wrap):
 def test_set_to_zero_and_freeze_match_optax(wrap):
     params = with_none(make_tree(0))
     grads = grad_fn(params)
-    for ours, ref in [
-        (wrappers.set_to_zero(), optax.set_to_zero()),
-        (wrappers.freeze(), optax.set_to_zero()),
-        (wrappers.freeze({**jax.tree.map(lambda _: False, params), "dense": True}), None),
+    for ours, ref, want_state in [
+        (wrappers.set_to_zero(), optax.set_to_zero(), gradlab.EmptyState()),
+        (wrappers.freeze(), optax.freeze(True), gradlab.MaskedState(gradlab.EmptyState())),
+        (wrappers.freeze({**jax.tree.map(lambda _: False, params), "dense": True}), None, None),
     ]:
         u, state = wrap(ours.update)(grads, ours.init(params), params)
         if ref is not None:
             chex.assert_trees_all_equal(u, ref.update(grads, ref.init(params))[0])
-            assert state == gradlab.EmptyState()
+            assert state == want_state  # freeze(True): optax's MaskedState(EmptyState())
         want = {**grads, "dense": gradlab.core.tree.zeros_like(grads["dense"])}
         chex.assert_trees_all_equal(u, want if ref is None else gradlab.core.tree.zeros_like(grads))
         assert u["none"] is None
