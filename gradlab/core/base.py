@@ -9,12 +9,13 @@ pairs, and ``apply_updates`` adds the final updates to the parameters.
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+from gradlab.core import validation
 
 try:  # optax.chain passes extra arguments only to instances of its own ExtraArgs class
     from optax import GradientTransformationExtraArgs as _OptaxExtraArgs
@@ -137,12 +138,11 @@ def with_extra_args_support(tx: Any) -> GradientTransformationExtraArgs:
         return GradientTransformationExtraArgs(tx.init, tx.update)
     update = tx.update
     if _accepts_extra_keywords(update):
-        warnings.warn(
+        validation.warn_user(
             f"{update!r} declares keyword arguments, but its transformation is a plain "
             "GradientTransformation, so combinators never pass it extra arguments (value, grad, "
             "...). Build it as gradlab.GradientTransformationExtraArgs(init, update) to receive "
-            "them.",
-            stacklevel=2,
+            "them."
         )
 
     def update_without_extra_args(

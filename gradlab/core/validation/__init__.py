@@ -39,6 +39,7 @@ from gradlab.core.validation.arguments import is_python_number as is_python_numb
 from gradlab.core.validation.arguments import is_static_zero as is_static_zero
 from gradlab.core.validation.arguments import is_traced as is_traced
 from gradlab.core.validation.arguments import require_params as require_params
+from gradlab.core.validation.arguments import warn_user as warn_user
 from gradlab.core.validation.arrays import check_array_pair as check_array_pair
 from gradlab.core.validation.arrays import check_axes as check_axes
 from gradlab.core.validation.arrays import (
@@ -103,4 +104,5 @@ __all__ = [
     "is_traced",
     "require_params",
     "warn_degenerate",
+    "warn_user",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +29,15 @@ def already_checked() -> Iterator[None]:
         yield
     finally:
         ARGUMENTS_CHECKED.reset(token)
+
+
+def warn_user(message: str) -> None:
+    """A ``UserWarning`` attributed to the first caller outside gradlab (the user's line)."""
+    frame: Any = sys._getframe(1)  # the function that called this one: stack level 2
+    level = 2
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "gradlab":
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ values pass. Step counts come back as Python ints (``jnp.int32(10)`` builds the 
 
 from __future__ import annotations
 
-import sys
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab.core.validation.arguments import concrete_value, is_traced
+from gradlab.core.validation.arguments import concrete_value, is_traced, warn_user
 
 
 def warn_degenerate(fn: str, message: str) -> None:
@@ -29,11 +27,7 @@ def warn_degenerate(fn: str, message: str) -> None:
     warning to the first caller outside gradlab (``sgdr_schedule`` -> ``warmup_cosine...`` too).
     """
 
-    frame: Any = sys._getframe(1)  # the function that called this one: stack level 2
-    level = 2
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "gradlab":
-        frame, level = frame.f_back, level + 1
-    warnings.warn(f"{fn}: {message}", UserWarning, stacklevel=level)
+    warn_user(f"{fn}: {message}")
 
 
 def _number(v: float) -> str:
