@@ -51,7 +51,16 @@ def adadelta_complex_reference(params, lr, rho, eps, steps=20):
     return p
 
 
-@pytest.mark.parametrize("name,kwargs", ROWS, ids=ROW_IDS)
+# Each alias's defaults, and every RMSProp/Adadelta/Adam-family option row (centered, eps outside
+# the root, Nesterov, masks, weight decay), where complex arithmetic differs.
+COMPLEX_ROWS = [
+    pytest.param(name, kwargs, id=row_id)
+    for (name, kwargs), row_id in zip(ROWS, ROW_IDS, strict=True)
+    if row_id.endswith("-0") or name in ("rmsprop", "adadelta", "adamw", "nadam")
+]
+
+
+@pytest.mark.parametrize("name,kwargs", COMPLEX_ROWS)
 def test_complex_params_follow_optax_with_real_statistics(name, kwargs):
     if "mask" in kwargs:
         kwargs = {**kwargs, "mask": lambda p: jax.tree.map(lambda x: x.ndim > 1, p)}
