@@ -24,7 +24,7 @@ from gradlab.core.base import (
     with_extra_args_support,
 )
 from gradlab.transforms.groups import partition
-from gradlab.transforms.wrappers import set_to_zero
+from gradlab.transforms.wrappers import run_or_skip, set_to_zero
 
 ConditionFn = Callable[..., jax.typing.ArrayLike]  # should_transform_fn(step, **extra_args)
 
@@ -52,22 +52,16 @@ def _conditional(
                 "Return one bool for the whole step, e.g. lambda step: step % 2 == 0."
             )
 
-        def call() -> tuple[Updates, OptState]:
-            return inner_update(updates, inner_state, params, **extra_args)
-
-        def apply() -> tuple[Updates, OptState]:
-            new_updates, new_state = call()
-            # Keep the state's dtypes, so that both branches of the cond have the same types.
-            return new_updates, jax.tree.map(lambda n, o: n.astype(o.dtype), new_state, inner_state)
-
-        def skip() -> tuple[Updates, OptState]:
-            shapes = jax.eval_shape(call)[0]  # the inner updates' shapes and dtypes, not computed
-            if mask:
-                return tree.zeros_like(shapes), inner_state
-            validation.check_structure(fn, shapes, updates, what="updates given to inner")
-            return jax.tree.map(lambda g, s: g.astype(s.dtype), updates, shapes), inner_state
-
-        return jax.lax.cond(condition.astype(bool), apply, skip)
+        return run_or_skip(
+            condition.astype(bool),
+            inner_update,
+            updates,
+            inner_state,
+            params,
+            extra_args,
+            pass_through=not mask,
+            fn=fn,
+        )
 
     return run
 

@@ -28,18 +28,24 @@ from gradlab.core.base import (
 from gradlab.transforms.masking import masked
 
 
-def _run_or_skip(
+def run_or_skip(
     run: jax.Array,
     inner_update: Callable[..., tuple[Updates, OptState]],
     updates: Updates,
     inner_state: OptState,
     params: Params | None,
     extra_args: dict[str, Any],
+    *,
+    pass_through: bool = False,
+    fn: str = "run_or_skip",
 ) -> tuple[Updates, OptState]:
-    """``inner_update`` where ``run`` is True; zero updates and ``inner_state`` otherwise.
+    """``inner_update`` where ``run`` is True; otherwise zero updates and ``inner_state``.
 
     A ``jax.lax.cond``: the skipped branch never calls ``inner_update``, so the inner state is
-    returned as it came in (under ``vmap`` both branches run and the results are selected).
+    returned as it came in (under ``vmap`` both branches run and the results are selected). With
+    ``pass_through`` a skipped step returns the incoming ``updates`` (cast to the inner updates'
+    dtypes, so both branches agree) instead of zeros. The building block of ``apply_if_finite``,
+    ``multi_steps`` and the conditional transforms.
     """
 
     def call() -> tuple[Updates, OptState]:
@@ -57,7 +63,10 @@ def _run_or_skip(
 
     def skip() -> tuple[Updates, OptState]:
         shapes = jax.eval_shape(call)[0]  # the inner updates' shapes and dtypes, not computed
-        return tree.zeros_like(shapes), inner_state
+        if not pass_through:
+            return tree.zeros_like(shapes), inner_state
+        validation.check_structure(fn, shapes, updates, what="updates given to inner")
+        return jax.tree.map(lambda g, s: g.astype(s.dtype), updates, shapes), inner_state
 
     return jax.lax.cond(run, apply, skip)
 
@@ -135,7 +144,7 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
             finite, jnp.zeros([], jnp.int32), tree.safe_increment(state.notfinite_count)
         )
         run = jnp.logical_or(finite, notfinite_count > max_consecutive_errors)
-        new_updates, inner_state = _run_or_skip(
+        new_updates, inner_state = run_or_skip(
             run, inner_update, updates, state.inner_state, params, extra_args
         )
         return new_updates, ApplyIfFiniteState(
@@ -476,7 +485,7 @@ def multi_steps(
         emit = state.mini_step + 1 >= every_k(state.gradient_step)
         if skip is not None:
             emit = jnp.logical_and(emit, jnp.logical_not(skip))
-        new_updates, inner_state = _run_or_skip(
+        new_updates, inner_state = run_or_skip(
             emit, inner_update, storage.like(acc, updates), state.inner_state, params, extra_args
         )
         mini_step = jnp.where(emit, jnp.zeros([], jnp.int32), state.mini_step + 1)
