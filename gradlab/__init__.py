@@ -18,6 +18,8 @@ from gradlab.core.base import OptState as OptState
 from gradlab.core.base import Params as Params
 from gradlab.core.base import ScalarOrSchedule as ScalarOrSchedule
 from gradlab.core.base import Schedule as Schedule
+from gradlab.core.base import ScheduleState as ScheduleState
+from gradlab.core.base import StatefulSchedule as StatefulSchedule
 from gradlab.core.base import Updates as Updates
 from gradlab.core.base import apply_updates as apply_updates
 from gradlab.core.base import identity as identity
@@ -27,6 +29,7 @@ from gradlab.core.injection import InjectState as InjectState
 from gradlab.core.injection import declare_hyperparams as declare_hyperparams
 from gradlab.core.injection import hyperparams as hyperparams
 from gradlab.core.injection import inject_hyperparams as inject_hyperparams
+from gradlab.core.injection import inject_stateful_hyperparams as inject_stateful_hyperparams
 from gradlab.core.injection import set_hyperparams as set_hyperparams
 from gradlab.losses import absolute_error as absolute_error
 from gradlab.losses import binary_cross_entropy as binary_cross_entropy
@@ -73,6 +76,8 @@ from gradlab.schedules import sgdr_schedule as sgdr_schedule
 from gradlab.schedules import warmup_constant_schedule as warmup_constant_schedule
 from gradlab.schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
 from gradlab.schedules import warmup_exponential_decay_schedule as warmup_exponential_decay_schedule
+from gradlab.schedules.stateful import WrappedSchedule as WrappedSchedule
+from gradlab.schedules.stateful import WrappedScheduleState as WrappedScheduleState
 from gradlab.transforms.blocks import ApplyEvery as ApplyEvery
 from gradlab.transforms.blocks import EmaState as EmaState
 from gradlab.transforms.blocks import ScaleByAdamState as ScaleByAdamState
@@ -198,11 +203,15 @@ __all__ = [
     "ScaleByRssState",
     "ScaleByScheduleState",
     "Schedule",
+    "ScheduleState",
     "ShouldSkipUpdateFunction",
+    "StatefulSchedule",
     "SumOfSquaresState",
     "TraceState",
     "Updates",
     "VarianceState",
+    "WrappedSchedule",
+    "WrappedScheduleState",
     "ZeroNansState",
     "absolute_error",
     "adadelta",
@@ -239,6 +248,7 @@ __all__ = [
     "hyperparams",
     "identity",
     "inject_hyperparams",
+    "inject_stateful_hyperparams",
     "inverse_time_decay",
     "join_schedules",
     "kl_divergence",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +27,41 @@ Updates = Any  # pytree of arrays with the structure of Params
 OptState = Any  # pytree of arrays: the state of a GradientTransformation
 Schedule = Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]  # step -> value
 ScalarOrSchedule = float | jax.typing.ArrayLike | Schedule
+ScheduleState = Any  # pytree of arrays: the state of a StatefulSchedule
 
+
+@runtime_checkable
+class StatefulSchedule(Protocol):
+    r"""A schedule with its own state, which ``update``'s extra arguments may drive.
+
+    Where a plain schedule is a function of the step, :math:`h_t = h(t)`, a stateful one keeps a
+    state :math:`s`: :math:`h_t = h(s_t, \text{extra})` and :math:`s_{t+1} = u(s_t,
+    \text{extra})`, where *extra* are the keyword arguments given to the optimizer's ``update``
+    (a loss ``value``, for instance). Pass one wherever a hyperparameter is accepted by an alias
+    or an :func:`gradlab.inject_hyperparams` factory; its state is kept in
+    ``state.hyperparams_states[name]``.
+
+    Methods:
+      init(): the initial state :math:`s_0`.
+      update(state, **extra_args): the next state :math:`s_{t+1}`.
+      __call__(state, **extra_args): the value :math:`h_t` (a scalar).
+
+    References:
+      Matches: ``optax.StatefulSchedule`` (same three methods); any object with them is one,
+      optax's included.
+    """
+
+    def init(self) -> ScheduleState:
+        """The initial state."""
+
+    def update(self, state: ScheduleState, **extra_args: Any) -> ScheduleState:
+        """The state after one step."""
+
+    def __call__(self, state: ScheduleState, **extra_args: Any) -> jax.typing.ArrayLike:
+        """The current value."""
+
+
+is_stateful_schedule = validation.is_stateful_schedule
 
 # init(params) -> state
 TransformInitFn = Callable[[Params], OptState]

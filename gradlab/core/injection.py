@@ -13,6 +13,10 @@ floats and callables are dynamic, unless named in ``static_args``.
   used at every update and changed by :func:`set_hyperparams` without recompiling;
 * a schedule (a callable ``step -> value``): evaluated at the step count before every update;
   its current value is in ``state.hyperparams``; setting it is refused;
+* a stateful schedule (:class:`gradlab.StatefulSchedule`: ``init``, ``update`` and
+  ``__call__``, optax's included): evaluated on its own state, kept in
+  ``state.hyperparams_states``, with the extra keyword arguments of ``update`` (a loss
+  ``value``...), then advanced with them; setting it is refused too;
 * a ``jax.Array`` or a traced value: *given* by the code that built the optimizer (an outer
   ``inject_hyperparams``, gradlab's or optax's; ``jax.vmap`` over learning rates; a
   meta-gradient). It is used as given at every update, recorded in ``state.hyperparams`` and
@@ -34,6 +38,7 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -47,10 +52,12 @@ from gradlab.core.base import (
     OptState,
     Params,
     Updates,
+    is_stateful_schedule,
     with_extra_args_support,
 )
 
 STATE, SCHEDULE, GIVEN = "state", "schedule", "given"  # the sources of a dynamic value
+STATEFUL = "stateful schedule"  # read and refused like SCHEDULE; its state is kept
 
 
 class InjectState(NamedTuple):
@@ -59,13 +66,15 @@ class InjectState(NamedTuple):
     ``hyperparams[name]`` is the value the latest update used (for a schedule, the one the
     next update will use until it runs). ``driven_by`` maps each value that this state does not
     own to ``{"schedule": None}`` or ``{"given": None}``: its keys are static structure, so the
-    state still holds arrays only.
+    state still holds arrays only. ``hyperparams_states[name]`` is the state of each stateful
+    schedule (optax's field name).
     """
 
     count: jax.Array  # type: ignore[assignment]  # int32 scalar (shadows tuple.count)
     hyperparams: dict[str, jax.Array]
     inner_state: OptState
     driven_by: dict[str, dict[str, None]]
+    hyperparams_states: dict[str, Any]
 
 
 def declare_hyperparams(
@@ -126,6 +135,8 @@ def _source(name: str, value: Any, off_when_zero: tuple[str, ...]) -> str | None
     """Where a dynamic argument's value comes from; ``None`` means it is passed on static."""
     if value is None or isinstance(value, (bool, np.bool_)):
         return None
+    if is_stateful_schedule(value):
+        return STATEFUL
     if callable(value) and not isinstance(value, type):
         return SCHEDULE
     if isinstance(value, jax.Array):  # concrete arrays and tracers alike
@@ -149,8 +160,8 @@ def _hyperparam_dtype(params: Params, requested: Any) -> Any:
     return dtype
 
 
-def _scalar_schedule_value(fn: str, name: str, schedule: Callable, count: jax.Array) -> jax.Array:
-    value = jnp.asarray(schedule(count))
+def _scalar_schedule_value(fn: str, name: str, schedule: Callable, *args: Any, **kw: Any) -> Any:
+    value = jnp.asarray(schedule(*args, **kw))
     if value.shape != ():
         raise ValueError(
             f"{fn}: the schedule given as {name} returned shape {value.shape} for a scalar step; "
@@ -247,27 +258,45 @@ def inject_hyperparams(
             if not callable(value):  # a declared float: checked under the factory's own name
                 validation.check_argument(name, k, value)
                 validation.check_scalar(name, k, value)
+            elif not is_stateful_schedule(value):  # a schedule: probed where signs matter
+                validation.check_argument(name, k, value)
             source = _source(k, value, off)
             if source is not None:
                 sources[k] = source
         for k, value in arguments.items():  # storage dtypes: floating (or complex) only
             if k.endswith("_dtype"):
                 validation.check_dtype(name, k, value)
-        factory(**arguments)  # the factory's own checks run now, at construction
+        stateful = {k: arguments[k] for k, s in sources.items() if s == STATEFUL}
+        # The factory's own checks run now, at construction; a stateful schedule is checked
+        # through its first value (the factory would read it as a plain step -> value schedule).
+        with jax.ensure_compile_time_eval():
+            first = {k: _scalar_schedule_value(name, k, f, f.init()) for k, f in stateful.items()}
+        factory(**{**arguments, **first})
         fixed = {k: v for k, v in arguments.items() if k not in sources}
         schedules = {k: arguments[k] for k, s in sources.items() if s == SCHEDULE}
         given = {k: arguments[k] for k, s in sources.items() if s == GIVEN}
-        driven_by = {k: {s: None} for k, s in sources.items() if s != STATE}
+        driven_by = {
+            k: {SCHEDULE if s == STATEFUL else s: None} for k, s in sources.items() if s != STATE
+        }
 
-        def values_at(count: jax.Array, stored: dict[str, jax.Array]) -> dict[str, jax.Array]:
+        def values_at(
+            count: jax.Array,
+            stored: dict[str, jax.Array],
+            schedule_states: dict[str, Any],
+            extra_args: dict[str, Any],
+        ) -> dict[str, jax.Array]:
             out = {}
             for k, s in sources.items():
                 if s == STATE:
                     out[k] = stored[k]
                 elif s == SCHEDULE:
-                    out[k] = _scalar_schedule_value(name, k, schedules[k], count).astype(
-                        stored[k].dtype
+                    value = _scalar_schedule_value(name, k, schedules[k], count)
+                    out[k] = value.astype(stored[k].dtype)
+                elif s == STATEFUL:
+                    value = _scalar_schedule_value(
+                        name, k, stateful[k], schedule_states[k], **extra_args
                     )
+                    out[k] = value.astype(stored[k].dtype)
                 else:
                     out[k] = given[k]
             return out
@@ -281,15 +310,18 @@ def inject_hyperparams(
             count = jnp.zeros([], jnp.int32)
             slots = {
                 k: jnp.asarray(
-                    given[k] if s == GIVEN else 0.0 if s == SCHEDULE else arguments[k],
+                    given[k] if s == GIVEN else 0.0 if s in (SCHEDULE, STATEFUL) else arguments[k],
                     dtype if s != GIVEN else None,
                 )
                 for k, s in sources.items()
             }
-            values = values_at(count, slots)
+            schedule_states = {k: f.init() for k, f in stateful.items()}
+            values = values_at(count, slots, schedule_states, {})  # optax: no extra args here
             with validation.already_checked():
                 inner = with_extra_args_support(factory(**fixed, **values))
-            return InjectState(count, recorded(values, slots), inner.init(params), driven_by)
+            return InjectState(
+                count, recorded(values, slots), inner.init(params), driven_by, schedule_states
+            )
 
         def update(
             updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
@@ -299,7 +331,9 @@ def inject_hyperparams(
                     f"{name}: expected the InjectState that this optimizer's init() returns, "
                     f"got {type(state).__name__}. Pass the state built by this optimizer."
                 )
-            if set(state.hyperparams) != set(sources):
+            if set(state.hyperparams) != set(sources) or set(state.hyperparams_states) != set(
+                stateful
+            ):
                 raise TypeError(
                     f"{name}: this state holds the hyperparameters {sorted(state.hyperparams)}, "
                     f"but this optimizer has {sorted(sources)}: it was built by another "
@@ -309,14 +343,21 @@ def inject_hyperparams(
             validation.check_float_leaves(name, updates, "gradient")
             if params is not None:
                 validation.check_structure(name, updates, params, what="params")
-            values = values_at(state.count, state.hyperparams)
+            values = values_at(state.count, state.hyperparams, state.hyperparams_states, extra_args)
+            schedule_states = {
+                k: f.update(state.hyperparams_states[k], **extra_args) for k, f in stateful.items()
+            }
             with validation.already_checked():
                 inner = with_extra_args_support(factory(**fixed, **values))
             new, inner_state = inner.update(updates, state.inner_state, params, **extra_args)
             new = storage.like(new, updates)
             count = tree.safe_increment(state.count)
             return new, InjectState(
-                count, recorded(values, state.hyperparams), inner_state, state.driven_by
+                count,
+                recorded(values, state.hyperparams),
+                inner_state,
+                state.driven_by,
+                schedule_states,
             )
 
         return GradientTransformationExtraArgs(init, update)
@@ -328,6 +369,43 @@ def inject_hyperparams(
     # factory does not inherit it, so zeros stay settable there).
     wrapped.off_when_zero = off  # type: ignore[attr-defined]
     return wrapped
+
+
+def inject_stateful_hyperparams(
+    factory: Callable[..., Any],
+    static_args: str | Iterable[str] = (),
+    hyperparam_dtype: Any | None = None,
+) -> Any:
+    r"""Deprecated (as in optax since 0.1.9): :func:`inject_hyperparams` takes stateful schedules.
+
+    A stateful schedule gives :math:`h_t = h(s_t, \text{extra})`, :math:`s_{t+1} = u(s_t,
+    \text{extra})` (see :class:`gradlab.StatefulSchedule`).
+
+    Args:
+      factory: as for :func:`inject_hyperparams`.
+      static_args: as for :func:`inject_hyperparams`.
+      hyperparam_dtype: as for :func:`inject_hyperparams`.
+
+    Returns:
+      ``inject_hyperparams(factory, static_args=..., hyperparam_dtype=...)``.
+
+    References:
+      Matches: ``optax.inject_stateful_hyperparams`` (a ``DeprecationWarning``, then the same).
+
+    >>> import warnings, gradlab
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     factory = gradlab.inject_stateful_hyperparams(gradlab.scale)
+    >>> factory.__name__
+    'scale'
+    """
+    warnings.warn(
+        "inject_stateful_hyperparams is deprecated: use gradlab.inject_hyperparams, which takes "
+        "stateful schedules too.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return inject_hyperparams(factory, static_args=static_args, hyperparam_dtype=hyperparam_dtype)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -554,5 +632,6 @@ __all__ = [
     "declare_hyperparams",
     "hyperparams",
     "inject_hyperparams",
+    "inject_stateful_hyperparams",
     "set_hyperparams",
 ]

@@ -61,7 +61,7 @@ Differences from optax:
 
 from __future__ import annotations
 
-from gradlab.core.base import Schedule
+from gradlab.core.base import Schedule, StatefulSchedule
 from gradlab.schedules.basic import (
     constant_schedule,
     exponential_decay,
@@ -87,9 +87,13 @@ from gradlab.schedules.joining import (
     warmup_constant_schedule,
     warmup_exponential_decay_schedule,
 )
+from gradlab.schedules.stateful import WrappedSchedule, WrappedScheduleState
 
 __all__ = [
     "Schedule",
+    "StatefulSchedule",
+    "WrappedSchedule",
+    "WrappedScheduleState",
     "constant_schedule",
     "cosine_decay_schedule",
     "cosine_onecycle_schedule",

@@ -49,6 +49,8 @@ def join_schedules(schedules: Sequence[Callable], boundaries: Sequence[int]) -> 
             f"{schedules!r}. Pass e.g. schedules=[linear_schedule(0.0, 0.1, 100), "
             "cosine_decay_schedule(0.1, 1000)]."
         )
+    for i, schedule in enumerate(schedules):
+        validation.check_schedule(fn, f"schedules[{i}]", schedule)
     if len(boundaries) != len(schedules) - 1:
         raise ValueError(
             f"{fn}: boundaries must have one entry fewer than schedules, got {len(boundaries)} "
@@ -92,6 +94,7 @@ def linear_warmup(schedule: Callable, warmup_steps: int, init_value: ArrayLike =
             f"{fn}: schedule must be a callable step -> value, got {schedule!r}. Pass e.g. "
             "schedule=cosine_decay_schedule(0.1, 1000)."
         )
+    validation.check_schedule(fn, "schedule", schedule)
     steps = validation.check_step_count(fn, "warmup_steps", warmup_steps, "100", allow_zero=True)
 
     def warmup(step: ArrayLike) -> ArrayLike:

@@ -74,6 +74,7 @@ def scale_by_schedule(step_size_fn: Any) -> GradientTransformation:
             f"scale_by_schedule: step_size_fn must be callable (step -> value), got "
             f"{type(step_size_fn).__name__}. Use gradlab.scale for a constant."
         )
+    validation.check_schedule("scale_by_schedule", "step_size_fn", step_size_fn)  # any sign
 
     def init(params: Params) -> ScaleByScheduleState:
         del params

@@ -51,8 +51,7 @@ def add_decayed_weights(
     >>> tx.update(jnp.zeros(1), tx.init(None), jnp.array([2.0]))[0]
     Array([0.2], dtype=float32)
     """
-    if not callable(weight_decay):
-        validation.check_non_negative("add_decayed_weights", "weight_decay", weight_decay, "1e-4")
+    validation.check_argument("add_decayed_weights", "weight_decay", weight_decay)
     if validation.is_static_zero(weight_decay):
         return identity()
     scheduled = callable(weight_decay)

@@ -433,7 +433,9 @@ def multi_steps(
     >>> tx.update(jnp.array([3.0]), state)[0]  # -1.0 * mean(1, 3)
     Array([-2.], dtype=float32)
     """
-    if not callable(every_k_schedule):
+    if callable(every_k_schedule):
+        validation.check_schedule("multi_steps", "every_k_schedule", every_k_schedule)
+    else:
         validation.check_count("multi_steps", "every_k_schedule", every_k_schedule, 1, "4")
     validation.check_dtype("multi_steps", "accumulator_dtype", accumulator_dtype)
     if should_skip_update_fn is not None:

@@ -44,7 +44,7 @@ _BF16_HYPERPARAMS = (
 )
 
 DIFFERENCES: dict[str, str] = {
-    "_src/alias_test.py::AliasTest::test_explicit_dtype*": _INJECTED,
+    "_src/alias_test.py::AliasTest::test_explicit_dtype* (*opt_name='adam*": _INJECTED,
     "tree_utils/_state_utils_test.py::StateUtilsTest::test_adam*": _INJECTED,
     "tree_utils/_state_utils_test.py::StateUtilsTest::test_map_params_to_none*": _INJECTED,
     "tree_utils/_state_utils_test.py::StateUtilsTest::test_map_non_params_to_none*": _INJECTED,

@@ -168,11 +168,44 @@ def gradlab_names() -> set[str]:
     return names - set(DIFFERENT_MEANING)
 
 
+@functools.cache
 def gradlab_object(name: str) -> Any:
     for namespace in (gradlab, gradlab.schedules, gradlab.losses):
         if hasattr(namespace, name):
-            return getattr(namespace, name)
+            return _with_optax_annotations(getattr(namespace, name))
     raise AttributeError(name)
+
+
+def _with_optax_annotations(obj: Any) -> Any:
+    """``obj``, with its signature's ``ScalarOrSchedule`` / ``Schedule`` annotations as optax's.
+
+    gradlab's modules use postponed annotations, so ``inspect.signature`` shows the string
+    ``'ScalarOrSchedule'`` where optax's shows its ``base.ScalarOrSchedule`` object; optax's
+    tests skip an optimizer unless its ``learning_rate`` is annotated with that object. The
+    name means the same type in both libraries, so the harness translates it as it translates
+    every other name.
+    """
+    if not inspect.isfunction(obj):
+        return obj
+    from optax._src import base as optax_base
+
+    translated = {"ScalarOrSchedule": optax_base.ScalarOrSchedule, "Schedule": optax_base.Schedule}
+    signature = inspect.signature(obj)
+    parameters = [
+        p.replace(annotation=translated[p.annotation])
+        if isinstance(p.annotation, str) and p.annotation in translated
+        else p
+        for p in signature.parameters.values()
+    ]
+    if parameters == list(signature.parameters.values()):
+        return obj
+
+    @functools.wraps(obj)
+    def same(*args: Any, **kwargs: Any) -> Any:
+        return obj(*args, **kwargs)
+
+    same.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return same
 
 
 def _is_api_object(obj: Any) -> bool:

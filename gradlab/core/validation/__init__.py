@@ -30,12 +30,14 @@ from gradlab.core.validation.arguments import check_non_negative as check_non_ne
 from gradlab.core.validation.arguments import check_number as check_number
 from gradlab.core.validation.arguments import check_positive as check_positive
 from gradlab.core.validation.arguments import check_scalar as check_scalar
+from gradlab.core.validation.arguments import check_schedule as check_schedule
 from gradlab.core.validation.arguments import check_state as check_state
 from gradlab.core.validation.arguments import check_structure as check_structure
 from gradlab.core.validation.arguments import check_transform as check_transform
 from gradlab.core.validation.arguments import check_unit_interval as check_unit_interval
 from gradlab.core.validation.arguments import concrete_value as concrete_value
 from gradlab.core.validation.arguments import is_python_number as is_python_number
+from gradlab.core.validation.arguments import is_stateful_schedule as is_stateful_schedule
 from gradlab.core.validation.arguments import is_static_zero as is_static_zero
 from gradlab.core.validation.arguments import is_traced as is_traced
 from gradlab.core.validation.arguments import require_params as require_params
@@ -89,6 +91,7 @@ __all__ = [
     "check_real_scalar",
     "check_same_shape",
     "check_scalar",
+    "check_schedule",
     "check_state",
     "check_step_count",
     "check_structure",
@@ -101,6 +104,7 @@ __all__ = [
     "is_concrete_zero",
     "is_python_number",
     "is_static_zero",
+    "is_stateful_schedule",
     "is_traced",
     "require_params",
     "warn_degenerate",

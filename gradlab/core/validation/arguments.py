@@ -149,8 +149,81 @@ def check_learning_rate(fn: str, value: Any, arg: str = "learning_rate") -> None
             f"{fn}: {arg} must be a number or a schedule (a callable step -> value), "
             f"got {type(value).__name__} {value!r}. Pass e.g. {arg}=1e-3."
         )
-    if not callable(value):
+    if callable(value):
+        check_schedule(fn, arg, value, non_negative=True)
+    else:
         check_non_negative(fn, arg, value, "1e-3")
+
+
+def is_stateful_schedule(value: Any) -> bool:
+    """Whether ``value`` is a stateful schedule: callable, with ``init`` and ``update`` methods."""
+    return (
+        callable(value)
+        and not isinstance(value, type)
+        and callable(getattr(value, "init", None))
+        and callable(getattr(value, "update", None))
+    )
+
+
+# Steps at which a schedule's values are checked at construction: the first steps, then every
+# order of magnitude up to the int32 counter's limit (one vectorised call where it is allowed).
+_PROBE_STEPS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, *(10**k for k in range(3, 10)), 2**31 - 1)
+
+
+def _probe(schedule: Callable[..., Any]) -> list[tuple[int, float]]:
+    """``[(step, value)]`` of ``schedule`` at ``_PROBE_STEPS``, as far as it can be evaluated."""
+    with jax.ensure_compile_time_eval():
+        try:
+            values = concrete_value(schedule(jnp.asarray(_PROBE_STEPS, jnp.int32)))
+        except Exception:  # noqa: BLE001 - a schedule of scalar steps only: probe one by one
+            values = None
+        n = len(_PROBE_STEPS)
+        if values is not None and values.shape in ((), (n,)):
+            return list(zip(_PROBE_STEPS, np.broadcast_to(values, (n,)), strict=True))
+        found = []
+        for step in _PROBE_STEPS[:12]:
+            try:
+                v = concrete_value(schedule(step))
+            except Exception:  # noqa: BLE001 - it cannot be evaluated here: left to the trace
+                break
+            if v is None or v.shape != ():
+                break
+            found.append((step, float(v)))
+        return found
+
+
+def check_schedule(fn: str, arg: str, value: Any, *, non_negative: bool = False) -> None:
+    """Checks a schedule given for ``arg``: a plain one, whose values are >= 0 if so required.
+
+    A stateful schedule needs an injection to keep its state, so it is refused here with the
+    fix. With ``non_negative``, the schedule is evaluated at steps 0, 1, 2, ... up to
+    :math:`2^{31} - 1` (about twenty steps, one vectorised call) and a negative value raises:
+    a learning rate below zero turns descent into ascent silently. Values that cannot be
+    computed at construction (traced, or a schedule that fails outside a trace) pass unchecked.
+    """
+    if ARGUMENTS_CHECKED.get():
+        return
+    if is_stateful_schedule(value):
+        raise TypeError(
+            f"{fn}: {arg} is a stateful schedule, which keeps a state that {fn} has no place "
+            f"for. Pass it to an optimizer alias, or build gradlab.inject_hyperparams({fn})"
+            f"({arg}=...), which keeps it in state.hyperparams_states."
+        )
+    if not non_negative:
+        return
+    for step, v in _probe(value):
+        if v < 0:
+            why = (
+                " (the optimizer subtracts the step itself; for a signed step size use "
+                "gradlab.scale_by_schedule, which allows any sign)"
+                if arg == "learning_rate"
+                else ""
+            )
+            raise ValueError(
+                f"{fn}: the schedule given as {arg} returns {v:g} at step {step}; {arg} must "
+                f"be >= 0 at every step{why}. Clip it, e.g. "
+                f"{arg}=lambda t: jnp.maximum(my_schedule(t), 0.0)."
+            )
 
 
 def check_scalar(fn: str, arg: str, value: Any) -> None:
@@ -303,6 +376,11 @@ def _non_negative(example: str) -> Check:
     return lambda fn, arg, value: check_non_negative(fn, arg, value, example)
 
 
+NON_NEGATIVE_SCHEDULES = frozenset(
+    {"learning_rate", "eps", "eps_root", "weight_decay", "initial_accumulator_value"}
+)
+"""Arguments whose schedules are checked for negative values at construction."""
+
 ARGUMENT_CHECKS: dict[str, Check] = {
     "learning_rate": lambda fn, arg, value: check_learning_rate(fn, value, arg),
     **{k: check_unit_interval for k in ("b1", "b2", "b3", "decay", "rho", "momentum")},
@@ -316,8 +394,13 @@ ARGUMENT_CHECKS: dict[str, Check] = {
 
 
 def check_argument(fn: str, arg: str, value: Any) -> None:
-    """Runs the conventional check for ``arg`` (see ``ARGUMENT_CHECKS``), or a number check."""
+    """Runs the conventional check for ``arg`` (see ``ARGUMENT_CHECKS``), or a number check.
+
+    A schedule is checked by :func:`check_schedule`: refused if stateful (outside an injection)
+    and, for the arguments in ``NON_NEGATIVE_SCHEDULES``, probed for negative values.
+    """
     if callable(value):
+        check_schedule(fn, arg, value, non_negative=arg in NON_NEGATIVE_SCHEDULES)
         return
     check = ARGUMENT_CHECKS.get(arg)
     if check is not None:
