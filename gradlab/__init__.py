@@ -2,15 +2,20 @@
 
 The whole public API is re-exported here, one name per object; CONTRIBUTING.md maps the
 subpackages (``gradlab.core``, ``gradlab.transforms``, ``gradlab.optimizers``,
-``gradlab.schedules``, ``gradlab.losses``).
+``gradlab.schedules``, ``gradlab.losses``, ``gradlab.solvers``,
+``gradlab.projections``, ``gradlab.diagnostics``, ``gradlab.data``).
 
 >>> import jax.numpy as jnp, gradlab
 >>> tx = gradlab.adam(learning_rate=1e-3)
 >>> state = tx.init({"w": jnp.zeros(3)})
 """
 
+from gradlab import data as data
+from gradlab import diagnostics as diagnostics
 from gradlab import losses as losses
+from gradlab import projections as projections
 from gradlab import schedules as schedules
+from gradlab import solvers as solvers
 from gradlab.core.base import EmptyState as EmptyState
 from gradlab.core.base import GradientTransformation as GradientTransformation
 from gradlab.core.base import GradientTransformationExtraArgs as GradientTransformationExtraArgs
@@ -31,6 +36,16 @@ from gradlab.core.injection import hyperparams as hyperparams
 from gradlab.core.injection import inject_hyperparams as inject_hyperparams
 from gradlab.core.injection import inject_stateful_hyperparams as inject_stateful_hyperparams
 from gradlab.core.injection import set_hyperparams as set_hyperparams
+from gradlab.data import Epoch as Epoch
+from gradlab.data import batch_indices as batch_indices
+from gradlab.data import epochs as epochs
+from gradlab.data import iterate_batches as iterate_batches
+from gradlab.data import num_batches as num_batches
+from gradlab.data import take_batch as take_batch
+from gradlab.diagnostics import GradCheckReport as GradCheckReport
+from gradlab.diagnostics import GradientCheckError as GradientCheckError
+from gradlab.diagnostics import LeafCheck as LeafCheck
+from gradlab.diagnostics import check_grads as check_grads
 from gradlab.losses import absolute_error as absolute_error
 from gradlab.losses import binary_cross_entropy as binary_cross_entropy
 from gradlab.losses import gaussian_nll as gaussian_nll
@@ -59,6 +74,19 @@ from gradlab.optimizers.adaptive_rates import adadelta as adadelta
 from gradlab.optimizers.adaptive_rates import adagrad as adagrad
 from gradlab.optimizers.adaptive_rates import rmsprop as rmsprop
 from gradlab.optimizers.gradient_descent import sgd as sgd
+from gradlab.projections import project_params as project_params
+from gradlab.projections import projection_box as projection_box
+from gradlab.projections import projection_halfspace as projection_halfspace
+from gradlab.projections import projection_hypercube as projection_hypercube
+from gradlab.projections import projection_hyperplane as projection_hyperplane
+from gradlab.projections import projection_l1_ball as projection_l1_ball
+from gradlab.projections import projection_l1_sphere as projection_l1_sphere
+from gradlab.projections import projection_l2_ball as projection_l2_ball
+from gradlab.projections import projection_l2_sphere as projection_l2_sphere
+from gradlab.projections import projection_linf_ball as projection_linf_ball
+from gradlab.projections import projection_non_negative as projection_non_negative
+from gradlab.projections import projection_simplex as projection_simplex
+from gradlab.projections import projection_vector as projection_vector
 from gradlab.schedules import constant_schedule as constant_schedule
 from gradlab.schedules import cosine_decay_schedule as cosine_decay_schedule
 from gradlab.schedules import cosine_onecycle_schedule as cosine_onecycle_schedule
@@ -78,6 +106,23 @@ from gradlab.schedules import warmup_cosine_decay_schedule as warmup_cosine_deca
 from gradlab.schedules import warmup_exponential_decay_schedule as warmup_exponential_decay_schedule
 from gradlab.schedules.stateful import WrappedSchedule as WrappedSchedule
 from gradlab.schedules.stateful import WrappedScheduleState as WrappedScheduleState
+from gradlab.solvers import BacktrackingLinesearchInfo as BacktrackingLinesearchInfo
+from gradlab.solvers import MinimizeResult as MinimizeResult
+from gradlab.solvers import ScaleByBacktrackingLinesearchState as ScaleByBacktrackingLinesearchState
+from gradlab.solvers import ScaleByLBFGSState as ScaleByLBFGSState
+from gradlab.solvers import ScaleByZoomLinesearchState as ScaleByZoomLinesearchState
+from gradlab.solvers import ZoomLinesearchInfo as ZoomLinesearchInfo
+from gradlab.solvers import find_linesearch_state as find_linesearch_state
+from gradlab.solvers import lbfgs as lbfgs
+from gradlab.solvers import minimize as minimize
+from gradlab.solvers import scale_by_backtracking_linesearch as scale_by_backtracking_linesearch
+from gradlab.solvers import scale_by_lbfgs as scale_by_lbfgs
+from gradlab.solvers import scale_by_zoom_linesearch as scale_by_zoom_linesearch
+from gradlab.solvers import value_and_grad_from_state as value_and_grad_from_state
+from gradlab.transforms.averaging import PolyakState as PolyakState
+from gradlab.transforms.averaging import averaged_params as averaged_params
+from gradlab.transforms.averaging import ema_params as ema_params
+from gradlab.transforms.averaging import polyak_averaging as polyak_averaging
 from gradlab.transforms.blocks import ApplyEvery as ApplyEvery
 from gradlab.transforms.blocks import EmaState as EmaState
 from gradlab.transforms.blocks import ScaleByAdamState as ScaleByAdamState
@@ -102,6 +147,12 @@ from gradlab.transforms.centralization import scale_by_param_block_norm as scale
 from gradlab.transforms.centralization import scale_by_param_block_rms as scale_by_param_block_rms
 from gradlab.transforms.centralization import scale_by_sign as scale_by_sign
 from gradlab.transforms.centralization import scale_by_trust_ratio as scale_by_trust_ratio
+from gradlab.transforms.clipping import adaptive_grad_clip as adaptive_grad_clip
+from gradlab.transforms.clipping import clip as clip
+from gradlab.transforms.clipping import clip_by_block_rms as clip_by_block_rms
+from gradlab.transforms.clipping import clip_by_global_norm as clip_by_global_norm
+from gradlab.transforms.clipping import global_norm as global_norm
+from gradlab.transforms.clipping import per_example_global_norm_clip as per_example_global_norm_clip
 from gradlab.transforms.combine import FanOutState as FanOutState
 from gradlab.transforms.combine import chain as chain
 from gradlab.transforms.combine import divide as divide
@@ -130,6 +181,8 @@ from gradlab.transforms.groups import param_paths as param_paths
 from gradlab.transforms.groups import partition as partition
 from gradlab.transforms.masking import MaskedState as MaskedState
 from gradlab.transforms.masking import masked as masked
+from gradlab.transforms.noise import AddNoiseState as AddNoiseState
+from gradlab.transforms.noise import add_noise as add_noise
 from gradlab.transforms.preconditioners import DeltaRmsState as DeltaRmsState
 from gradlab.transforms.preconditioners import scale_by_delta_rms as scale_by_delta_rms
 from gradlab.transforms.preconditioners import scale_by_max_abs as scale_by_max_abs
@@ -171,21 +224,28 @@ __version__ = "0.2.0"
 
 __all__ = [
     "AdadeltaState",
+    "AddNoiseState",
     "ApplyEvery",
     "ApplyIfFiniteState",
+    "BacktrackingLinesearchInfo",
     "ConditionallyMaskState",
     "ConditionallyTransformState",
     "CountState",
     "DeltaRmsState",
     "EmaState",
     "EmptyState",
+    "Epoch",
     "FanOutState",
+    "GradCheckReport",
+    "GradientCheckError",
     "GradientTransformation",
     "GradientTransformationExtraArgs",
     "InjectState",
+    "LeafCheck",
     "MaskedState",
     "MaxAbsState",
     "MaxState",
+    "MinimizeResult",
     "MomentumState",
     "MovingAverageState",
     "MultiSteps",
@@ -194,14 +254,18 @@ __all__ = [
     "OptState",
     "Params",
     "PartitionState",
+    "PolyakState",
     "ScalarOrSchedule",
     "ScaleByAdamState",
     "ScaleByAmsgradState",
+    "ScaleByBacktrackingLinesearchState",
+    "ScaleByLBFGSState",
     "ScaleByOptimisticGradientState",
     "ScaleByRStdDevState",
     "ScaleByRStdDevWithCountState",
     "ScaleByRssState",
     "ScaleByScheduleState",
+    "ScaleByZoomLinesearchState",
     "Schedule",
     "ScheduleState",
     "ShouldSkipUpdateFunction",
@@ -213,36 +277,51 @@ __all__ = [
     "WrappedSchedule",
     "WrappedScheduleState",
     "ZeroNansState",
+    "ZoomLinesearchInfo",
     "absolute_error",
     "adadelta",
     "adagrad",
     "adam",
     "adamax",
     "adamw",
+    "adaptive_grad_clip",
     "add_decayed_weights",
     "add_eps",
+    "add_noise",
     "amsgrad",
     "amsgrad_max",
     "apply_every",
     "apply_if_finite",
     "apply_updates",
+    "averaged_params",
+    "batch_indices",
     "bias_correction",
     "binary_cross_entropy",
     "centralize",
     "chain",
+    "check_grads",
+    "clip",
+    "clip_by_block_rms",
+    "clip_by_global_norm",
     "conditionally_mask",
     "conditionally_transform",
     "constant_schedule",
     "cosine_decay_schedule",
     "cosine_onecycle_schedule",
     "cyclic_schedule",
+    "data",
     "declare_hyperparams",
+    "diagnostics",
     "divide",
     "ema",
+    "ema_params",
+    "epochs",
     "exponential_decay",
     "fan_out",
+    "find_linesearch_state",
     "freeze",
     "gaussian_nll",
+    "global_norm",
     "hinge_loss",
     "huber_loss",
     "hyperparams",
@@ -250,17 +329,20 @@ __all__ = [
     "inject_hyperparams",
     "inject_stateful_hyperparams",
     "inverse_time_decay",
+    "iterate_batches",
     "join_schedules",
     "kl_divergence",
     "kl_divergence_with_log_targets",
     "l1_loss",
     "l2_loss",
+    "lbfgs",
     "linear_onecycle_schedule",
     "linear_schedule",
     "linear_warmup",
     "losses",
     "masked",
     "max_abs",
+    "minimize",
     "moving_average",
     "moving_variance",
     "multi_steps",
@@ -270,13 +352,30 @@ __all__ = [
     "nadam",
     "named_chain",
     "normalize_by_update_norm",
+    "num_batches",
     "param_groups",
     "param_paths",
     "partition",
+    "per_example_global_norm_clip",
     "perceptron_loss",
     "piecewise_constant_schedule",
     "piecewise_interpolate_schedule",
+    "polyak_averaging",
     "polynomial_schedule",
+    "project_params",
+    "projection_box",
+    "projection_halfspace",
+    "projection_hypercube",
+    "projection_hyperplane",
+    "projection_l1_ball",
+    "projection_l1_sphere",
+    "projection_l2_ball",
+    "projection_l2_sphere",
+    "projection_linf_ball",
+    "projection_non_negative",
+    "projection_simplex",
+    "projection_vector",
+    "projections",
     "rmsprop",
     "safe_ratio",
     "scale",
@@ -284,7 +383,9 @@ __all__ = [
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_amsgrad",
+    "scale_by_backtracking_linesearch",
     "scale_by_delta_rms",
+    "scale_by_lbfgs",
     "scale_by_learning_rate",
     "scale_by_max_abs",
     "scale_by_momentum",
@@ -298,6 +399,7 @@ __all__ = [
     "scale_by_stddev",
     "scale_by_sum_of_squares",
     "scale_by_trust_ratio",
+    "scale_by_zoom_linesearch",
     "schedules",
     "selective_transform",
     "set_hyperparams",
@@ -309,12 +411,15 @@ __all__ = [
     "skip_not_finite",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
+    "solvers",
     "sqrt",
     "squared_error",
     "squared_hinge_loss",
     "stateless",
     "sum_of_squares",
+    "take_batch",
     "trace",
+    "value_and_grad_from_state",
     "warmup_constant_schedule",
     "warmup_cosine_decay_schedule",
     "warmup_exponential_decay_schedule",

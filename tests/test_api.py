@@ -61,7 +61,8 @@ def test_version():
 
 def test_runtime_dependencies_are_what_the_library_imports():
     """pyproject's dependencies equal the third-party modules gradlab imports (optional ones,
-    inside ``try``, aside); jaxlib is jax's compiled half and is never imported by name."""
+    inside ``try``, aside); jaxlib is jax's compiled half and is never imported by name. The demo
+    (``gradlab/demo/``) imports only the library's dependencies and its ``demo`` extra."""
     import ast
     import pathlib
     import re
@@ -70,7 +71,7 @@ def test_runtime_dependencies_are_what_the_library_imports():
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
     root = pathlib.Path(gradlab.__file__).parent
-    required, optional = set(), set()
+    required, optional, demo = set(), set(), set()
     for path in root.rglob("*.py"):
         tree = ast.parse(path.read_text())
         in_try = {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) for n in ast.walk(t)}
@@ -83,12 +84,19 @@ def test_runtime_dependencies_are_what_the_library_imports():
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top != "gradlab" and top not in sys.stdlib_module_names:
+                if top == "gradlab" or top in sys.stdlib_module_names:
+                    continue
+                if path.parent.name == "demo":
+                    demo.add(top)
+                else:
                     (optional if id(node) in in_try else required).add(top)
     project = tomllib.loads((root.parent / "pyproject.toml").read_text())["project"]
     declared = {re.split(r"[<>=!~\[ ]", d)[0] for d in project["dependencies"]}
     assert required == declared - {"jaxlib"}, (required, declared)
     assert optional <= {"optax"}, optional
+    extra = {re.split(r"[<>=!~\[ ]", d)[0] for d in project["optional-dependencies"]["demo"]}
+    extra = {"sklearn" if d == "scikit-learn" else d for d in extra}
+    assert demo <= declared | extra, (demo, extra)
 
 
 def test_gradlab_works_without_optax_and_flax():

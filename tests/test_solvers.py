@@ -270,6 +270,18 @@ def test_minimize_float32_default():
     np.testing.assert_allclose(result.params, [1.0, 1.0], atol=1e-3)
 
 
+def test_minimize_stops_at_the_float32_precision_floor():
+    """From this start float32 L-BFGS reaches the local minimum near f = 3.99 with ||g|| ~ 5e-5,
+    where its steps round away: the loop stops within 10 idle iterations, not at maxiter."""
+    start = jax.random.normal(jax.random.key(0), (8, 10))[2]
+    result = jax.jit(lambda x: minimize(rosenbrock, x, tol=1e-6, maxiter=500))(start)
+    assert not bool(result.converged) and float(result.grad_norm) < 1e-3
+    assert int(result.num_iterations) < 100
+    with jax.enable_x64(True):  # in float64 the same start converges to tol
+        wide = minimize(rosenbrock, start.astype(jnp.float64), tol=1e-6, maxiter=500)
+        assert bool(wide.converged) and int(wide.num_iterations) < 100
+
+
 # ---------------------------------------------------------------------------------------------
 # State access, hyperparameters
 

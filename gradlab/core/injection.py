@@ -524,10 +524,12 @@ def hyperparams(state: OptState) -> dict[str, Any]:
     _check_unique("hyperparams", entries)
     out: dict[Any, Any] = {}
     for e in entries:
+        # an nnx.Optimizer's state wraps each array in a Variable (OptArray): report the array
+        value = e.value if isinstance(e.value, jax.Array) else jnp.asarray(e.value)
         if e.group:
-            out.setdefault(_group_key(e.group), {})[e.name] = e.value
+            out.setdefault(_group_key(e.group), {})[e.name] = value
         else:
-            out[e.name] = e.value
+            out[e.name] = value
     return out
 
 

@@ -82,7 +82,8 @@ def power(g: jax.Array, order: int) -> jax.Array:
 
 def store(new: Any, stored: Any) -> Any:
     """``new`` cast, leaf by leaf, to the dtype of the matching ``stored`` leaf."""
-    return jax.tree.map(lambda x, s: jnp.asarray(x).astype(s.dtype), new, stored)
+    # jnp.result_type, not .dtype: a stored leaf may be a Python number (optax.tree.set puts one)
+    return jax.tree.map(lambda x, s: jnp.asarray(x).astype(jnp.result_type(s)), new, stored)
 
 
 def output(value: Any, updates: Any, stored: Any) -> Any:

@@ -113,3 +113,27 @@ def safe_increment(count: jax.Array, by: int = 1) -> jax.Array:
     count = jnp.asarray(count)
     max_value = jnp.iinfo(count.dtype).max
     return jnp.where(count <= max_value - by, count + by, max_value)
+
+
+def sum_of_squares(tree: Any) -> jax.Array:
+    r""":math:`\sum_i |x_i|^2` over every entry of every leaf, in float32 or wider.
+
+    Complex entries contribute :math:`|z|^2` (real), ``None`` leaves nothing; an empty tree gives 0.
+    The squares are summed in float32 (float64 when a leaf is float64), so a bf16 or float16 tree
+    does not overflow early. One definition for :func:`norm`, the clipping transforms and the skip
+    functions.
+    """
+    squares = jax.tree.map(lambda x: jnp.sum(storage.power(x, 2)), tree)
+    return jax.tree.reduce(jnp.add, squares, jnp.zeros([], jnp.float32))
+
+
+def safe_sqrt(x: jax.Array) -> jax.Array:
+    """``sqrt(x)`` whose derivative at ``x = 0`` is 0 rather than NaN; NaN stays NaN."""
+    zero = x == 0
+    return jnp.where(zero, jnp.zeros_like(x), jnp.sqrt(jnp.where(zero, jnp.ones_like(x), x)))
+
+
+def norm(tree: Any) -> jax.Array:
+    r"""The Euclidean norm of a pytree, :math:`\sqrt{\sum_i |x_i|^2}` (see :func:`sum_of_squares`);
+    its derivative at 0 is 0, not NaN."""
+    return safe_sqrt(sum_of_squares(tree))

@@ -83,9 +83,9 @@ def _fn_kwargs(
     unused = sorted(set(extra_args) - accepted)
     if unused:
         raise TypeError(
-            f"{name}: the extra arguments {unused} given to update() are not arguments of "
-            "value_fn, which receives every extra argument besides value, grad and value_fn. "
-            "Add them to value_fn's signature, or stop passing them."
+            f"{name}: Unexpected keyword arguments {unused} given to update(): they are not "
+            "arguments of value_fn, which receives every extra argument besides value, grad and "
+            "value_fn. Add them to value_fn's signature, or stop passing them."
         )
     return extra_args
 
@@ -226,7 +226,7 @@ def scale_by_backtracking_linesearch(
         kwargs = _fn_kwargs(
             fn, ScaleByBacktrackingLinesearchState, state, params, updates, value_fn, extra_args
         )
-        real = state.learning_rate.dtype
+        real = jnp.asarray(state.learning_rate).dtype  # optax.tree.set may put a Python float
         value = jnp.asarray(value, real)
         slope = _slope(grad, updates).astype(real)
 
@@ -376,6 +376,50 @@ def _select(condition: jax.Array, on_true: Any, on_false: Any) -> Any:
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), on_true, on_false)
 
 
+# What a failed zoom search prints with verbose=True: the first line is gradlab's summary, the
+# reasons after it are optax's sentences (code that greps optax's verbose output keeps working).
+_NOT_A_DESCENT_DIRECTION = (
+    "The linesearch failed because the provided direction is not a descent direction. "
+)
+_INTERVAL_TOO_SMALL = "Length of searched interval has been reduced below threshold."
+_INTERVAL_NOT_FOUND = (
+    "No interval satisfying curvature condition. Consider increasing maximal possible stepsize "
+    "of the linesearch."
+)
+_NO_STEPSIZE_FOUND = "Linesearch failed, no stepsize satisfying sufficient decrease found."
+_CURVATURE_NOT_SATISFIED = (
+    "Returning stepsize with sufficient decrease but curvature condition not satisfied."
+)
+
+
+def _report_zoom(
+    fn: str, search: Any, start: Any, max_learning_rate: Any, stepsize_precision: Any, tol: Any
+) -> None:
+    """Prints (under jit, with ``jax.debug.print``) why a zoom search did not end at a Wolfe
+    point."""
+    _print_if(
+        search.failed,
+        f"{fn}: no step size in {{count}} tries satisfied the Wolfe conditions (value "
+        "{value}, slope {slope}, step taken {step}, decrease error {decrease}, "
+        "curvature error {curvature}).",
+        count=search.count,
+        value=start.value,
+        slope=start.slope,
+        step=search.last.step,
+        decrease=search.decrease_error,
+        curvature=search.curvature_error,
+    )
+    width = jnp.abs(search.high.step - search.low.step)
+    _print_if(search.failed & (start.slope >= 0), _NOT_A_DESCENT_DIRECTION)
+    _print_if(search.failed & search.bracketed & (width <= stepsize_precision), _INTERVAL_TOO_SMALL)
+    _print_if(search.failed & (search.safe.step == 0), _NO_STEPSIZE_FOUND)
+    # stopped at max_learning_rate with no bracket: a step with sufficient decrease only
+    at_max = search.done & ~search.bracketed & (search.curvature_error > tol)
+    if max_learning_rate is not None:
+        _print_if(at_max, _INTERVAL_NOT_FOUND)
+    _print_if((search.failed & (search.safe.step > 0)) | at_max, _CURVATURE_NOT_SATISFIED)
+
+
 def scale_by_zoom_linesearch(
     max_linesearch_steps: int,
     max_learning_rate: ArrayLike | None = None,
@@ -490,7 +534,7 @@ def scale_by_zoom_linesearch(
         kwargs = _fn_kwargs(
             fn, ScaleByZoomLinesearchState, state, params, updates, value_fn, extra_args
         )
-        real = state.learning_rate.dtype
+        real = jnp.asarray(state.learning_rate).dtype  # optax.tree.set may put a Python float
         value_and_grad = jax.value_and_grad(lambda p: value_fn(p, **kwargs))
         start = _Point(jnp.zeros([], real), jnp.asarray(value, real), _slope(grad, updates))
         start = storage.store(start, _Point(*[start.step] * 3))
@@ -566,19 +610,7 @@ def scale_by_zoom_linesearch(
         )  # fmt: skip
         search = jax.lax.while_loop(lambda s: ~(s.done | s.failed), try_step, search)
         if verbose:
-            _print_if(
-                search.failed,
-                f"{fn}: no step size in {{count}} tries satisfied the Wolfe conditions (value "
-                "{value}, slope {slope}, step taken {step}, decrease error {decrease}, "
-                "curvature error {curvature}). A slope >= 0 means that the direction is not a "
-                "descent direction; otherwise raise max_linesearch_steps, or use float64.",
-                count=search.count,
-                value=start.value,
-                slope=start.slope,
-                step=search.last.step,
-                decrease=search.decrease_error,
-                curvature=search.curvature_error,
-            )
+            _report_zoom(fn, search, start, max_learning_rate, stepsize_precision, tol)
         step = search.last.step
         info = ZoomLinesearchInfo(search.count, search.decrease_error, search.curvature_error)
         new_state = ScaleByZoomLinesearchState(step, search.last.value, search.grad, info)

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from gradlab.core import storage, validation
+from gradlab.core import tree as pytree
 from gradlab.core.base import OptState, Params, Updates, apply_updates, with_extra_args_support
 from gradlab.solvers.lbfgs import lbfgs
 
@@ -168,11 +169,13 @@ class _Carry(NamedTuple):
     grad: Updates
     num_iterations: jax.Array
     num_fun_evals: jax.Array
+    num_stalled: jax.Array  # consecutive iterations that did not lower f
 
 
-def _norm(tree: Any) -> jax.Array:
-    squares = jax.tree.map(lambda g: jnp.sum(jnp.real(g * jnp.conj(g))), tree)
-    return jnp.sqrt(sum(jax.tree.leaves(squares), jnp.zeros([])))
+# The loop also stops after this many consecutive iterations that did not lower f: at the
+# precision floor (float32 with a tol it cannot resolve) the steps round to nothing or cycle,
+# and every further iteration would repeat them until maxiter.
+_STALL_ITERATIONS = 10
 
 
 def minimize(
@@ -191,7 +194,10 @@ def minimize(
         \nabla f(w_k), f), \qquad w_{k+1} = w_k + u_k
 
     for :math:`k = 0, 1, \dots` while :math:`\|\nabla f(w_k)\| >` ``tol``, :math:`f(w_k)` is
-    finite and :math:`k <` ``maxiter``. The loop is jit-able (close over ``fun`` and the
+    finite, :math:`k <` ``maxiter`` and one of the last 10 iterations lowered :math:`f` (at the
+    precision floor, e.g. float32 with a ``tol`` below what it can resolve, the steps round to
+    nothing: the loop stops there with ``converged=False`` instead of spinning until
+    ``maxiter``). The loop is jit-able (close over ``fun`` and the
     optimizer: ``jax.jit(lambda x: minimize(f, x))``) and vmap-able over starting points (each
     point stops on its own: its iteration count is its own). ``x0`` may be any pytree of float
     arrays. The default optimizer is :func:`~gradlab.solvers.lbfgs` with its strong-Wolfe zoom
@@ -245,7 +251,12 @@ def minimize(
     value = jnp.asarray(value, dtype)
 
     def running(c: _Carry) -> jax.Array:
-        return (c.num_iterations < maxiter) & (_norm(c.grad) > tol) & jnp.isfinite(c.value)
+        return (
+            (c.num_iterations < maxiter)
+            & (pytree.norm(c.grad) > tol)
+            & jnp.isfinite(c.value)
+            & (c.num_stalled < _STALL_ITERATIONS)
+        )
 
     def iterate(c: _Carry) -> _Carry:
         updates, state = tx.update(
@@ -267,12 +278,14 @@ def minimize(
         else:
             value, grad = storage.store(value_and_grad(params), (c.value, c.grad))
             evals = evals + 1
-        return _Carry(params, state, value, grad, c.num_iterations + 1, evals)
+        stalled = jnp.where(value < c.value, jnp.zeros_like(c.num_stalled), c.num_stalled + 1)
+        return _Carry(params, state, value, grad, c.num_iterations + 1, evals, stalled)
 
     one = jnp.ones([], jnp.int32)
-    start = _Carry(x0, state, value, grad, jnp.zeros([], jnp.int32), one)
+    zero = jnp.zeros([], jnp.int32)
+    start = _Carry(x0, state, value, grad, zero, one, zero)
     end = jax.lax.while_loop(running, iterate, start)
-    grad_norm = _norm(end.grad)
+    grad_norm = pytree.norm(end.grad)
     return MinimizeResult(
         params=end.params,
         value=end.value,

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 
 from gradlab.core import storage, validation
+from gradlab.core import tree as pytree
 from gradlab.core.base import EmptyState, GradientTransformation, Params, Updates, stateless
 from gradlab.core.injection import declare_hyperparams
 
@@ -49,18 +50,6 @@ ClipByGlobalNormState = EmptyState
 
 AdaptiveGradClipState = EmptyState
 """The state of :func:`adaptive_grad_clip`: ``EmptyState()`` (optax's alias)."""
-
-
-def _sqrt(x: jax.Array) -> jax.Array:
-    """``sqrt(x)`` whose derivative at ``x = 0`` is 0 rather than NaN; NaN stays NaN."""
-    zero = x == 0
-    return jnp.where(zero, jnp.zeros_like(x), jnp.sqrt(jnp.where(zero, jnp.ones_like(x), x)))
-
-
-def _sum_of_squares(tree: Any) -> jax.Array:
-    """:math:`\\sum_i |x_i|^2` over every leaf, in float32 or wider (0 for an empty tree)."""
-    squares = jax.tree.map(lambda x: jnp.sum(storage.power(x, 2)), tree)
-    return jax.tree.reduce(jnp.add, squares, jnp.zeros([], jnp.float32))
 
 
 def global_norm(tree: Any) -> jax.Array:
@@ -86,7 +75,7 @@ def global_norm(tree: Any) -> jax.Array:
     >>> global_norm({"a": jnp.array([3.0]), "b": [jnp.array(4.0), None]})
     Array(5., dtype=float32)
     """
-    return _sqrt(_sum_of_squares(tree))
+    return pytree.norm(tree)
 
 
 @declare_hyperparams("max_delta")
@@ -211,7 +200,7 @@ def clip_by_block_rms(threshold: ArrayLike) -> GradientTransformation:
 
     def clip_leaf(g: ArrayLike) -> jax.Array:
         wide = storage.load(jnp.asarray(g))
-        rms = _sqrt(jnp.mean(storage.power(wide, 2)))
+        rms = pytree.safe_sqrt(jnp.mean(storage.power(wide, 2)))
         return (wide / jnp.maximum(1.0, rms / threshold)).astype(storage.leaf_dtype(g))
 
     return stateless(lambda updates, params: jax.tree.map(clip_leaf, updates))
@@ -281,7 +270,7 @@ def adaptive_grad_clip(
     def unit_norm(x: ArrayLike) -> jax.Array:
         x = jnp.asarray(x)
         axes = _unit_axes(fn, jnp.shape(x), axis)
-        return _sqrt(jnp.sum(storage.power(x, 2), axis=axes, keepdims=True))
+        return pytree.safe_sqrt(jnp.sum(storage.power(x, 2), axis=axes, keepdims=True))
 
     def clip_leaf(g: ArrayLike, p: ArrayLike) -> jax.Array:
         wide = storage.load(jnp.asarray(g))

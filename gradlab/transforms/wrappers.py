@@ -325,8 +325,7 @@ def skip_large_updates(
     (True, 25.0)
     """
     del gradient_step, params
-    squares = jax.tree.map(lambda g: jnp.sum(storage.power(g, 2)), updates)
-    norm_squared = jax.tree.reduce(jnp.add, squares, jnp.zeros([], jnp.float32))
+    norm_squared = tree.sum_of_squares(updates)
     should_skip = jnp.logical_not(norm_squared < max_squared_norm)
     return should_skip, {"should_skip": should_skip, "norm_squared": norm_squared}
 

@@ -43,6 +43,26 @@ _BF16_HYPERPARAMS = (
     "from optax"
 )
 
+_CURVATURE = (
+    "scale_by_lbfgs skips a memory pair with <y, s> <= 0 (Nocedal & Wright sec. 7.2: it would make "
+    "the inverse-Hessian estimate indefinite); optax keeps it with a negative weight. With a Wolfe "
+    "line search (the default) <y, s> > 0 always and the two agree; the test runs linesearch=None "
+    "on Himmelblau from (1, 1), where every pair has negative curvature (README, Differences from "
+    "optax)"
+)
+
+_RANGE = (
+    "increase_factor=1e-5: a line search's increase factor below 1 (it would shrink the step it "
+    "is meant to grow) raises at construction (README, Differences from optax: Errors early); "
+    "the test passes 1e-5 for every argument only to mix dtypes, and gradlab keeps dtypes stable "
+    "with valid arguments (tests/test_linesearch.py)"
+)
+_AMBIGUOUS = (
+    "two line searches in one state: value_and_grad_from_state raises ValueError saying which "
+    "value is ambiguous (README, Differences from optax: Errors early); optax's KeyError comes "
+    "from its tree lookup"
+)
+
 DIFFERENCES: dict[str, str] = {
     "_src/alias_test.py::AliasTest::test_explicit_dtype* (*opt_name='adam*": _INJECTED,
     "tree_utils/_state_utils_test.py::StateUtilsTest::test_adam*": _INJECTED,
@@ -56,6 +76,9 @@ DIFFERENCES: dict[str, str] = {
         _BF16_HYPERPARAMS
     ),
     "_src/combine_test.py::PartitionTest::test_labels_mismatch*": _DECAY,
+    "_src/alias_test.py::LBFGSTest::test_against_plain_implementation* (*'himmelblau'*": (
+        _CURVATURE
+    ),
     "transforms/_combining_test.py::PartitionTest::test_labels_mismatch*": _DECAY,
     "_src/combine_test.py::ExtraArgsTest::test_extra_args": _INT_LEAVES,
     "transforms/_combining_test.py::ExtraArgsTest::test_extra_args": _INT_LEAVES,
@@ -65,6 +88,13 @@ DIFFERENCES: dict[str, str] = {
         "add_decayed_weights.update(None, state, params): updates whose tree differs from the "
         "params raise, printing both trees (README, Differences from optax: Errors early); optax "
         "returns None"
+    ),
+    "_src/linesearch_test.py::*LinesearchTest::test_dtype_stability*": _RANGE,
+    "_src/linesearch_test.py::ZoomLinesearchTest::test_value_and_grad_from_state": _AMBIGUOUS,
+    "transforms/_clipping_test.py::ClippingTest::test_clip_by_block_rms": (
+        "not a difference: optax 0.2.8 fails this test itself on this CPU (an RMS of 0.99999988 "
+        "against 1.0 at 7 places); gradlab's outputs equal optax's bit for bit here "
+        "(tests/test_clipping.py)"
     ),
     "transforms/_freezing_test.py::FreezeTest::test_bad_structure_raises": _MESSAGE,
     "transforms/_freezing_test.py::SelectiveTransformTest::test_selective_bad_structure": _MESSAGE,

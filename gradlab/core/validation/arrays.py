@@ -56,7 +56,8 @@ def check_real_scalar(fn: str, arg: str, value: Any, example: str) -> float | No
     if is_traced(value):
         return None
     array = np.asarray(value)
-    if array.ndim != 0 or array.dtype.kind not in "iuf":
+    real = array.dtype.kind in "iuf" or jnp.issubdtype(array.dtype, jnp.floating)  # bf16: "V"
+    if array.ndim != 0 or not real:
         raise ValueError(
             f"{fn}: {arg} must be a real scalar, got {value!r}. Pass e.g. {arg}={example}."
         )
