@@ -1,9 +1,11 @@
 """Optimizers nobody shipped, composed from gradlab primitives, raced on the Rosenbrock function.
 
-Run from the repository root:  python examples/compose_variants.py
+Run from the repository root:  python examples/compose_variants.py  (--quick: 500 steps)
 """
 
 from __future__ import annotations
+
+import argparse
 
 import jax
 import jax.numpy as jnp
@@ -57,12 +59,24 @@ def minimise(tx: gradlab.GradientTransformation, steps: int = 5000) -> jax.Array
     return w
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="500 steps instead of 5000")
+    parser.add_argument("--steps", type=int, default=None, help="default 5000")
+    args = parser.parse_args(argv)
+    steps = args.steps or (500 if args.quick else 5000)
+    finals = {}
     for name, tx in [
         ("adam", gradlab.adam(0.02)),
         ("amsgrad", gradlab.amsgrad(0.5)),
         ("amsgrad + nesterov", amsgrad_nesterov(0.5)),
         ("centered rmsprop + nesterov", centered_rmsprop_nesterov(1e-3)),
     ]:
-        w = minimise(tx)
-        print(f"{name:28s} w = {w}  f(w) = {float(rosenbrock(w)):.2e}")
+        w = minimise(tx, steps)
+        finals[name] = float(rosenbrock(w))
+        print(f"{name:28s} w = {w}  f(w) = {finals[name]:.2e}")
+    return finals
+
+
+if __name__ == "__main__":
+    main()

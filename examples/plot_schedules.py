@@ -2,13 +2,15 @@
 
 Run from anywhere (needs ``pip install -e .[examples]`` for gradlab and matplotlib)::
 
-    python examples/plot_schedules.py
+    python examples/plot_schedules.py                      # docs/schedules.png
+    python examples/plot_schedules.py --quick --out /tmp   # /tmp/schedules.png, low dpi
 
 Each curve is computed in a single call, ``schedule(jnp.arange(steps))``.
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -114,7 +116,15 @@ PANELS = [
 # fmt: on
 
 
-def main() -> Path:
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="low dpi")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"folder or .png path (default {OUTPUT})"
+    )
+    args = parser.parse_args(argv)
+    out = args.out or OUTPUT
+    out = out if out.suffix == ".png" else out / OUTPUT.name
     steps = jnp.arange(STEPS)
     fig, axes = plt.subplots(3, 4, figsize=(17, 10.5), sharex=True)
     for ax, (title, curves, log_scale) in zip(axes.flat, PANELS, strict=True):
@@ -130,10 +140,10 @@ def main() -> Path:
         ax.set_ylabel("learning rate")
     fig.suptitle(f"gradlab learning-rate schedules ({STEPS} steps, peak {LR})", fontsize=13)
     fig.tight_layout()
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(OUTPUT, dpi=110)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=50 if args.quick else 110)
     plt.close(fig)
-    return OUTPUT
+    return out
 
 
 if __name__ == "__main__":

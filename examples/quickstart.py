@@ -1,6 +1,6 @@
 """Train a small Flax MLP on scikit-learn's bundled digits with gradlab.adam.
 
-Run from the repository root:  python examples/quickstart.py
+Run from the repository root:  python examples/quickstart.py  (--quick: 4 epochs)
 Prints the training loss as it falls, then the test accuracy.
 """
 
@@ -67,7 +67,8 @@ def main(epochs: int = 20, batch_size: int = 64, learning_rate: float = 1e-3) ->
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=None, help="default 20 (--quick: 4)")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--quick", action="store_true", help="4 epochs")
     args = parser.parse_args()
-    main(args.epochs, learning_rate=args.learning_rate)
+    main(args.epochs or (4 if args.quick else 20), learning_rate=args.learning_rate)

@@ -194,12 +194,13 @@ def selective_transform(optimizer: Any, *, freeze_mask: Any) -> GradientTransfor
         structure of the params, or a prefix of it; True freezes.
 
     Returns:
-      A GradientTransformationExtraArgs with state ``PartitionState(inner_states={"train": ...,
-      "freeze": EmptyState()})``.
+      A GradientTransformationExtraArgs with state
+      ``PartitionState(inner_states={"train": ..., "freeze": EmptyState()})``.
 
     References:
       Matches: ``optax.selective_transform`` (same updates; its ``inner_states`` are
-      ``MaskedState``s, here the group states themselves, as in :func:`gradlab.partition`).
+      ``MaskedState`` objects, here the group states themselves, as in
+      :func:`gradlab.partition`).
 
     >>> import jax.numpy as jnp, gradlab
     >>> from gradlab.transforms import conditionality

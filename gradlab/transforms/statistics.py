@@ -107,8 +107,8 @@ def moving_average(
         params' dtype, float32 for squares of float16 params).
 
     Returns:
-      A GradientTransformation whose output is :math:`m_t` (not bias-corrected: chain
-      :func:`bias_correction`), computed before :math:`m_t` is rounded for storage.
+      A GradientTransformation whose output is :math:`m_t` (not bias-corrected; chain
+      :func:`bias_correction` for that), computed before :math:`m_t` is rounded for storage.
 
     References:
       Kingma & Ba, `Adam <https://arxiv.org/abs/1412.6980>`_, 2014, Alg. 1.
