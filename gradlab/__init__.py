@@ -65,15 +65,34 @@ from gradlab.losses import (
 )
 from gradlab.losses import squared_error as squared_error
 from gradlab.losses import squared_hinge_loss as squared_hinge_loss
+from gradlab.optimizers.adafactor import adafactor as adafactor
 from gradlab.optimizers.adam_family import adam as adam
 from gradlab.optimizers.adam_family import adamax as adamax
 from gradlab.optimizers.adam_family import adamw as adamw
 from gradlab.optimizers.adam_family import amsgrad as amsgrad
 from gradlab.optimizers.adam_family import nadam as nadam
+from gradlab.optimizers.adaptive_moments import adabelief as adabelief
+from gradlab.optimizers.adaptive_moments import adan as adan
+from gradlab.optimizers.adaptive_moments import ademamix as ademamix
+from gradlab.optimizers.adaptive_moments import adopt as adopt
+from gradlab.optimizers.adaptive_moments import radam as radam
+from gradlab.optimizers.adaptive_moments import yogi as yogi
 from gradlab.optimizers.adaptive_rates import adadelta as adadelta
 from gradlab.optimizers.adaptive_rates import adagrad as adagrad
 from gradlab.optimizers.adaptive_rates import rmsprop as rmsprop
+from gradlab.optimizers.decoupled import adamaxw as adamaxw
+from gradlab.optimizers.decoupled import nadamw as nadamw
 from gradlab.optimizers.gradient_descent import sgd as sgd
+from gradlab.optimizers.learning_rate_free import prodigy as prodigy
+from gradlab.optimizers.learning_rate_free import schedule_free_adamw as schedule_free_adamw
+from gradlab.optimizers.learning_rate_free import schedule_free_sgd as schedule_free_sgd
+from gradlab.optimizers.matrix_aware import muon as muon
+from gradlab.optimizers.sign_family import lamb as lamb
+from gradlab.optimizers.sign_family import lars as lars
+from gradlab.optimizers.sign_family import lion as lion
+from gradlab.optimizers.sign_family import novograd as novograd
+from gradlab.optimizers.sign_family import sign_sgd as sign_sgd
+from gradlab.optimizers.sign_family import signum as signum
 from gradlab.projections import project_params as project_params
 from gradlab.projections import projection_box as projection_box
 from gradlab.projections import projection_halfspace as projection_halfspace
@@ -119,10 +138,14 @@ from gradlab.solvers import scale_by_backtracking_linesearch as scale_by_backtra
 from gradlab.solvers import scale_by_lbfgs as scale_by_lbfgs
 from gradlab.solvers import scale_by_zoom_linesearch as scale_by_zoom_linesearch
 from gradlab.solvers import value_and_grad_from_state as value_and_grad_from_state
+from gradlab.transforms.additive_moment import AdditiveMomentState as AdditiveMomentState
+from gradlab.transforms.additive_moment import additive_second_moment as additive_second_moment
 from gradlab.transforms.averaging import PolyakState as PolyakState
 from gradlab.transforms.averaging import averaged_params as averaged_params
 from gradlab.transforms.averaging import ema_params as ema_params
 from gradlab.transforms.averaging import polyak_averaging as polyak_averaging
+from gradlab.transforms.belief import BeliefState as BeliefState
+from gradlab.transforms.belief import belief_moment as belief_moment
 from gradlab.transforms.blocks import ApplyEvery as ApplyEvery
 from gradlab.transforms.blocks import EmaState as EmaState
 from gradlab.transforms.blocks import ScaleByAdamState as ScaleByAdamState
@@ -168,30 +191,71 @@ from gradlab.transforms.conditionality import conditionally_transform as conditi
 from gradlab.transforms.conditionality import selective_transform as selective_transform
 from gradlab.transforms.elementwise import add_eps as add_eps
 from gradlab.transforms.elementwise import sqrt as sqrt
+from gradlab.transforms.factored import FactoredState as FactoredState
+from gradlab.transforms.factored import scale_by_factored_rms as scale_by_factored_rms
 from gradlab.transforms.fused import AdadeltaState as AdadeltaState
 from gradlab.transforms.fused import MomentumState as MomentumState
 from gradlab.transforms.fused import VarianceState as VarianceState
 from gradlab.transforms.fused import moving_variance as moving_variance
 from gradlab.transforms.fused import scale_by_adadelta as scale_by_adadelta
 from gradlab.transforms.fused import scale_by_momentum as scale_by_momentum
+from gradlab.transforms.gradient_difference import (
+    GradientDifferenceState as GradientDifferenceState,
+)
+from gradlab.transforms.gradient_difference import gradient_difference as gradient_difference
 from gradlab.transforms.groups import PartitionState as PartitionState
 from gradlab.transforms.groups import multi_transform as multi_transform
 from gradlab.transforms.groups import param_groups as param_groups
 from gradlab.transforms.groups import param_paths as param_paths
 from gradlab.transforms.groups import partition as partition
+from gradlab.transforms.lagged_normalization import LaggedRmsState as LaggedRmsState
+from gradlab.transforms.lagged_normalization import adopt_clip_value as adopt_clip_value
+from gradlab.transforms.lagged_normalization import (
+    normalize_by_previous_rms as normalize_by_previous_rms,
+)
+from gradlab.transforms.layerwise import BlockSecondMomentState as BlockSecondMomentState
+from gradlab.transforms.layerwise import block_second_moment as block_second_moment
+from gradlab.transforms.layerwise import (
+    scale_by_layerwise_trust_ratio as scale_by_layerwise_trust_ratio,
+)
+from gradlab.transforms.lookahead import LookaheadParams as LookaheadParams
+from gradlab.transforms.lookahead import LookaheadState as LookaheadState
+from gradlab.transforms.lookahead import lookahead as lookahead
 from gradlab.transforms.masking import MaskedState as MaskedState
 from gradlab.transforms.masking import masked as masked
 from gradlab.transforms.noise import AddNoiseState as AddNoiseState
 from gradlab.transforms.noise import add_noise as add_noise
+from gradlab.transforms.orthogonalization import MuonDimensionNumbers as MuonDimensionNumbers
+from gradlab.transforms.orthogonalization import MuonState as MuonState
+from gradlab.transforms.orthogonalization import (
+    orthogonalize_via_newton_schulz as orthogonalize_via_newton_schulz,
+)
+from gradlab.transforms.orthogonalization import scale_by_muon as scale_by_muon
+from gradlab.transforms.orthogonalization import scale_by_newton_schulz as scale_by_newton_schulz
+from gradlab.transforms.orthogonalization import scale_by_shape as scale_by_shape
+from gradlab.transforms.plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
+from gradlab.transforms.plateau import reduce_on_plateau as reduce_on_plateau
 from gradlab.transforms.preconditioners import DeltaRmsState as DeltaRmsState
 from gradlab.transforms.preconditioners import scale_by_delta_rms as scale_by_delta_rms
 from gradlab.transforms.preconditioners import scale_by_max_abs as scale_by_max_abs
 from gradlab.transforms.preconditioners import scale_by_rms as scale_by_rms
 from gradlab.transforms.preconditioners import scale_by_sum_of_squares as scale_by_sum_of_squares
+from gradlab.transforms.rectification import RectifyState as RectifyState
+from gradlab.transforms.rectification import rectify as rectify
+from gradlab.transforms.sam import SAMState as SAMState
+from gradlab.transforms.sam import sam as sam
 from gradlab.transforms.scaling import ScaleByScheduleState as ScaleByScheduleState
 from gradlab.transforms.scaling import scale as scale
 from gradlab.transforms.scaling import scale_by_learning_rate as scale_by_learning_rate
 from gradlab.transforms.scaling import scale_by_schedule as scale_by_schedule
+from gradlab.transforms.schedule_free import ScheduleFreeState as ScheduleFreeState
+from gradlab.transforms.schedule_free import schedule_free as schedule_free
+from gradlab.transforms.schedule_free import schedule_free_eval_params as schedule_free_eval_params
+from gradlab.transforms.signs import InterpolatedMomentumState as InterpolatedMomentumState
+from gradlab.transforms.signs import ScaleByLionState as ScaleByLionState
+from gradlab.transforms.signs import interpolate_momentum as interpolate_momentum
+from gradlab.transforms.signs import scale_by_lion as scale_by_lion
+from gradlab.transforms.signs import soft_sign as soft_sign
 from gradlab.transforms.state_layout import with_state_layout as with_state_layout
 from gradlab.transforms.statistics import CountState as CountState
 from gradlab.transforms.statistics import MaxAbsState as MaxAbsState
@@ -205,6 +269,8 @@ from gradlab.transforms.statistics import max_abs as max_abs
 from gradlab.transforms.statistics import moving_average as moving_average
 from gradlab.transforms.statistics import sum_of_squares as sum_of_squares
 from gradlab.transforms.statistics import trace as trace
+from gradlab.transforms.step_size_estimation import ProdigyState as ProdigyState
+from gradlab.transforms.step_size_estimation import scale_by_prodigy as scale_by_prodigy
 from gradlab.transforms.weight_decay import add_decayed_weights as add_decayed_weights
 from gradlab.transforms.wrappers import ApplyIfFiniteState as ApplyIfFiniteState
 from gradlab.transforms.wrappers import MultiSteps as MultiSteps
@@ -225,9 +291,12 @@ __version__ = "0.2.0"
 __all__ = [
     "AdadeltaState",
     "AddNoiseState",
+    "AdditiveMomentState",
     "ApplyEvery",
     "ApplyIfFiniteState",
     "BacktrackingLinesearchInfo",
+    "BeliefState",
+    "BlockSecondMomentState",
     "ConditionallyMaskState",
     "ConditionallyTransformState",
     "CountState",
@@ -235,13 +304,19 @@ __all__ = [
     "EmaState",
     "EmptyState",
     "Epoch",
+    "FactoredState",
     "FanOutState",
     "GradCheckReport",
     "GradientCheckError",
+    "GradientDifferenceState",
     "GradientTransformation",
     "GradientTransformationExtraArgs",
     "InjectState",
+    "InterpolatedMomentumState",
+    "LaggedRmsState",
     "LeafCheck",
+    "LookaheadParams",
+    "LookaheadState",
     "MaskedState",
     "MaxAbsState",
     "MaxState",
@@ -251,15 +326,22 @@ __all__ = [
     "MultiSteps",
     "MultiStepsState",
     "MultiStepsTransformation",
+    "MuonDimensionNumbers",
+    "MuonState",
     "OptState",
     "Params",
     "PartitionState",
     "PolyakState",
+    "ProdigyState",
+    "RectifyState",
+    "ReduceLROnPlateauState",
+    "SAMState",
     "ScalarOrSchedule",
     "ScaleByAdamState",
     "ScaleByAmsgradState",
     "ScaleByBacktrackingLinesearchState",
     "ScaleByLBFGSState",
+    "ScaleByLionState",
     "ScaleByOptimisticGradientState",
     "ScaleByRStdDevState",
     "ScaleByRStdDevWithCountState",
@@ -267,6 +349,7 @@ __all__ = [
     "ScaleByScheduleState",
     "ScaleByZoomLinesearchState",
     "Schedule",
+    "ScheduleFreeState",
     "ScheduleState",
     "ShouldSkipUpdateFunction",
     "StatefulSchedule",
@@ -279,15 +362,23 @@ __all__ = [
     "ZeroNansState",
     "ZoomLinesearchInfo",
     "absolute_error",
+    "adabelief",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",
+    "adamaxw",
     "adamw",
+    "adan",
     "adaptive_grad_clip",
     "add_decayed_weights",
     "add_eps",
     "add_noise",
+    "additive_second_moment",
+    "ademamix",
+    "adopt",
+    "adopt_clip_value",
     "amsgrad",
     "amsgrad_max",
     "apply_every",
@@ -295,8 +386,10 @@ __all__ = [
     "apply_updates",
     "averaged_params",
     "batch_indices",
+    "belief_moment",
     "bias_correction",
     "binary_cross_entropy",
+    "block_second_moment",
     "centralize",
     "chain",
     "check_grads",
@@ -322,12 +415,14 @@ __all__ = [
     "freeze",
     "gaussian_nll",
     "global_norm",
+    "gradient_difference",
     "hinge_loss",
     "huber_loss",
     "hyperparams",
     "identity",
     "inject_hyperparams",
     "inject_stateful_hyperparams",
+    "interpolate_momentum",
     "inverse_time_decay",
     "iterate_batches",
     "join_schedules",
@@ -335,10 +430,14 @@ __all__ = [
     "kl_divergence_with_log_targets",
     "l1_loss",
     "l2_loss",
+    "lamb",
+    "lars",
     "lbfgs",
     "linear_onecycle_schedule",
     "linear_schedule",
     "linear_warmup",
+    "lion",
+    "lookahead",
     "losses",
     "masked",
     "max_abs",
@@ -349,10 +448,15 @@ __all__ = [
     "multi_transform",
     "multiclass_hinge_loss",
     "multiclass_perceptron_loss",
+    "muon",
     "nadam",
+    "nadamw",
     "named_chain",
+    "normalize_by_previous_rms",
     "normalize_by_update_norm",
+    "novograd",
     "num_batches",
+    "orthogonalize_via_newton_schulz",
     "param_groups",
     "param_paths",
     "partition",
@@ -362,6 +466,7 @@ __all__ = [
     "piecewise_interpolate_schedule",
     "polyak_averaging",
     "polynomial_schedule",
+    "prodigy",
     "project_params",
     "projection_box",
     "projection_halfspace",
@@ -376,8 +481,12 @@ __all__ = [
     "projection_simplex",
     "projection_vector",
     "projections",
+    "radam",
+    "rectify",
+    "reduce_on_plateau",
     "rmsprop",
     "safe_ratio",
+    "sam",
     "scale",
     "scale_by_adadelta",
     "scale_by_adam",
@@ -385,21 +494,32 @@ __all__ = [
     "scale_by_amsgrad",
     "scale_by_backtracking_linesearch",
     "scale_by_delta_rms",
+    "scale_by_factored_rms",
+    "scale_by_layerwise_trust_ratio",
     "scale_by_lbfgs",
     "scale_by_learning_rate",
+    "scale_by_lion",
     "scale_by_max_abs",
     "scale_by_momentum",
+    "scale_by_muon",
+    "scale_by_newton_schulz",
     "scale_by_optimistic_gradient",
     "scale_by_param_block_norm",
     "scale_by_param_block_rms",
+    "scale_by_prodigy",
     "scale_by_rms",
     "scale_by_rss",
     "scale_by_schedule",
+    "scale_by_shape",
     "scale_by_sign",
     "scale_by_stddev",
     "scale_by_sum_of_squares",
     "scale_by_trust_ratio",
     "scale_by_zoom_linesearch",
+    "schedule_free",
+    "schedule_free_adamw",
+    "schedule_free_eval_params",
+    "schedule_free_sgd",
     "schedules",
     "selective_transform",
     "set_hyperparams",
@@ -407,8 +527,11 @@ __all__ = [
     "sgd",
     "sgdr_schedule",
     "sigmoid_binary_cross_entropy",
+    "sign_sgd",
+    "signum",
     "skip_large_updates",
     "skip_not_finite",
+    "soft_sign",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
     "solvers",
@@ -425,5 +548,6 @@ __all__ = [
     "warmup_exponential_decay_schedule",
     "with_extra_args_support",
     "with_state_layout",
+    "yogi",
     "zero_nans",
 ]

@@ -178,9 +178,9 @@ def _dynamic_names(factory: Callable[..., Any], dynamic_args: Iterable[str] | No
 
 def inject_hyperparams(
     factory: Callable[..., Any] | None = None,
-    *,
     static_args: str | Iterable[str] = (),
     hyperparam_dtype: Any | None = None,
+    *,
     dynamic_args: Iterable[str] | None = None,
     off_when_zero: Iterable[str] = (),
 ) -> Any:
@@ -319,9 +319,15 @@ def inject_hyperparams(
             values = values_at(count, slots, schedule_states, {})  # optax: no extra args here
             with validation.already_checked():
                 inner = with_extra_args_support(factory(**fixed, **values))
-            return InjectState(
-                count, recorded(values, slots), inner.init(params), driven_by, schedule_states
+            hyperparams = recorded(values, slots)
+            # An inner state that stores a hyperparameter as given (schedule-free's b1) would
+            # share its buffer with the recorded value: a step donating the state would then
+            # donate one buffer twice. Such a leaf gets its own copy.
+            shared = {id(v) for v in jax.tree.leaves(hyperparams)}
+            inner_state = jax.tree.map(
+                lambda x: jnp.copy(x) if id(x) in shared else x, inner.init(params)
             )
+            return InjectState(count, hyperparams, inner_state, driven_by, schedule_states)
 
         def update(
             updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any

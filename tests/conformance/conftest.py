@@ -32,7 +32,8 @@ import pytest
 from tests.conformance import harness
 from tests.conformance.differences import DIFFERENCES
 
-_RESULTS: dict[str, dict] = {}  # nodeid -> result row
+_RESULTS: dict[str, dict] = {}  # nodeid -> result row, in the process that runs the test
+ROW_PROPERTY = "gradlab_conformance_row"  # the report's user property that carries the row
 
 
 def _optax_test(item: pytest.Item) -> tuple[str, str] | None:
@@ -204,30 +205,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     parts.append(status)
     if _RANK.index(status) <= _RANK.index(row["status"]) or len(parts) == 1:
         row.update(status=status, reason=reason)
+    # The row travels with the report, so that the process printing the summary (pytest-xdist's
+    # controller, or this one) sees every worker's rows: the root conftest.py collects them.
+    report.user_properties.append((ROW_PROPERTY, json.dumps(row)))
     return report
 
 
-def _summary() -> dict:
+def _summary(results: dict[str, dict]) -> dict:
     files: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for row in _RESULTS.values():
+    for row in results.values():
         files[row["file"]][row["status"]] += 1
     used = {
         pattern
-        for row in _RESULTS.values()
+        for row in results.values()
         if (entry := _difference(row["test"], row.get("params", "")))
         for pattern in [entry[0]]
     }
     return {
         "files": {rel: dict(counts) for rel, counts in sorted(files.items())},
-        "tests": sorted(_RESULTS.values(), key=lambda r: r["test"]),
+        "tests": sorted(results.values(), key=lambda r: r["test"]),
         "unmatched_differences": sorted(set(DIFFERENCES) - used),
     }
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not _RESULTS:
-        return
-    summary = _summary()
+def write_summary(terminalreporter, results: dict[str, dict]) -> None:
+    """Prints the per-file table and writes the per-test JSON (called by the root conftest.py
+    with the rows of every process)."""
+    summary = _summary(results)
     path = pathlib.Path(
         os.environ.get("GRADLAB_CONFORMANCE_JSON")
         or pathlib.Path(tempfile.gettempdir()) / "gradlab-conformance.json"
