@@ -178,6 +178,25 @@ def adamw(
     >>> tx.update(jnp.array([1.0]), tx.init(params), params)[0]  # -0.1 * (1 + 0.5 * 2)
     Array([-0.2], dtype=float32)
     """
+    return decoupled_adam_chain(
+        learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov, nu_dtype
+    )
+
+
+def decoupled_adam_chain(
+    learning_rate: ScalarOrSchedule,
+    b1: ArrayLike,
+    b2: ArrayLike,
+    eps: ArrayLike,
+    eps_root: ArrayLike,
+    mu_dtype: Any | None,
+    weight_decay: ScalarOrSchedule,
+    mask: Any | None,
+    nesterov: bool,
+    nu_dtype: Any | None,
+) -> GradientTransformation:
+    """The chain of :func:`adamw` (and, with ``nesterov=True``, of ``nadamw``): Adam's ratio,
+    then ``+ lambda theta_t``, then ``-alpha_t``; the callers declare the hyperparameters."""
     return chain(
         divide(  # m̂_t / (sqrt(v̂_t + eps_root) + eps)
             first_moment(b1, nesterov, mu_dtype),  # m̂_t

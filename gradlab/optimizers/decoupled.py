@@ -15,8 +15,8 @@ import jax
 
 from gradlab.core.base import GradientTransformation, ScalarOrSchedule
 from gradlab.core.injection import inject_hyperparams
+from gradlab.optimizers.adam_family import decoupled_adam_chain
 from gradlab.transforms.combine import chain, divide
-from gradlab.transforms.moments import first_moment, second_moment
 from gradlab.transforms.scaling import scale_by_learning_rate
 from gradlab.transforms.statistics import bias_correction, max_abs, moving_average
 from gradlab.transforms.weight_decay import add_decayed_weights
@@ -79,13 +79,8 @@ def nadamw(
     >>> bool(tx.update(jnp.array([1.0]), tx.init(params), params)[0][0] < 0)
     True
     """
-    return chain(
-        divide(  # m̂_t / (sqrt(v̂_t + eps_root) + eps)
-            first_moment(b1, nesterov, mu_dtype),  # Dozat's look-ahead m̂_t
-            second_moment(b2, eps, eps_root, nu_dtype),  # sqrt(v̂_t + eps_root) + eps
-        ),
-        add_decayed_weights(weight_decay, mask),  # + lambda theta_t
-        scale_by_learning_rate(learning_rate),  # -alpha_t
+    return decoupled_adam_chain(  # AdamW's chain with Dozat's look-ahead m̂_t (nesterov=True)
+        learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov, nu_dtype
     )
 
 
