@@ -89,8 +89,8 @@ def run(tx: gradlab.GradientTransformation, steps: int, x0: float = X0) -> Traje
         return (jnp.clip(gradlab.apply_updates(x, updates), -1.0, 1.0), state), x
 
     x = jnp.asarray(x0, jnp.float32)
-    scan = jax.jit(lambda x: jax.lax.scan(step, (x, tx.init(x)), jnp.arange(1, steps + 1)))
-    (final, _), played = scan(x)
+    scan = jax.jit(lambda c: jax.lax.scan(step, c, jnp.arange(1, steps + 1)), donate_argnums=0)
+    (final, _), played = scan((x, tx.init(x)))  # x and the state are donated, not used again
     played = np.asarray(played, np.float64)
     # R_T = sum_t f_t(x_t) - min_{|x| <= 1} sum_t f_t(x) = sum_t g_t x_t + |sum_t g_t|
     g = np.where(np.arange(1, steps + 1) % PERIOD == 1, LARGE, SMALL)

@@ -55,7 +55,8 @@ def minimise(tx: gradlab.GradientTransformation, steps: int = 5000) -> jax.Array
         return (gradlab.apply_updates(w, updates), state), rosenbrock(w)
 
     w0 = jnp.array([-1.2, 1.0])
-    (w, _), _ = jax.jit(lambda c: jax.lax.scan(step, c, None, length=steps))((w0, tx.init(w0)))
+    run = jax.jit(lambda c: jax.lax.scan(step, c, None, length=steps), donate_argnums=0)
+    (w, _), _ = run((w0, tx.init(w0)))  # params and state donated: w0 is not used again
     return w
 
 

@@ -17,6 +17,7 @@ Run from the repository root (needs scikit-learn: ``pip install -e .[examples]``
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -50,7 +51,9 @@ def lr_schedule(total_steps: int) -> gradlab.Schedule:
     )
 
 
-@jax.jit
+# The TrainState (params and optimizer state) is donated: the new one reuses its buffers, so
+# the loop must not touch the old `state` after the call (it rebinds the name at once).
+@partial(jax.jit, donate_argnums=0)
 def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array):
     def loss_fn(params):
         logits = state.apply_fn({"params": params}, x)

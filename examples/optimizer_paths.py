@@ -94,8 +94,10 @@ def path(
         return (w, state), w
 
     w0 = jnp.asarray(start, jnp.float32)
-    _, ws = jax.jit(lambda w: jax.lax.scan(step, (w, tx.init(w)), None, length=steps))(w0)
-    return np.concatenate([np.asarray(w0)[None], np.asarray(ws)])
+    first = np.asarray(w0)[None]  # read before the call: w0 and the state are donated
+    run = jax.jit(lambda c: jax.lax.scan(step, c, None, length=steps), donate_argnums=0)
+    _, ws = run((w0, tx.init(w0)))
+    return np.concatenate([first, np.asarray(ws)])
 
 
 def compute(quick: bool = False) -> list[dict[str, np.ndarray]]:

@@ -3,7 +3,7 @@
 The whole public API is re-exported here, one name per object; CONTRIBUTING.md maps the
 subpackages (``gradlab.core``, ``gradlab.transforms``, ``gradlab.optimizers``,
 ``gradlab.schedules``, ``gradlab.losses``, ``gradlab.solvers``,
-``gradlab.projections``, ``gradlab.diagnostics``, ``gradlab.data``).
+``gradlab.projections``, ``gradlab.diagnostics``, ``gradlab.data``, ``gradlab.testing``).
 
 >>> import jax.numpy as jnp, gradlab
 >>> tx = gradlab.adam(learning_rate=1e-3)
@@ -16,6 +16,7 @@ from gradlab import losses as losses
 from gradlab import projections as projections
 from gradlab import schedules as schedules
 from gradlab import solvers as solvers
+from gradlab import testing as testing
 from gradlab.core.base import EmptyState as EmptyState
 from gradlab.core.base import GradientTransformation as GradientTransformation
 from gradlab.core.base import GradientTransformationExtraArgs as GradientTransformationExtraArgs
@@ -287,6 +288,41 @@ from gradlab.transforms.wrappers import skip_not_finite as skip_not_finite
 from gradlab.transforms.wrappers import zero_nans as zero_nans
 
 __version__ = "0.2.0"
+from gradlab import flat as flat
+from gradlab import parallel as parallel
+from gradlab.core.quantization import Blockwise8bit as Blockwise8bit
+from gradlab.core.quantization import Quantized as Quantized
+from gradlab.core.quantization import UnsignedQuantized as UnsignedQuantized
+from gradlab.core.quantization import dequantize_blockwise as dequantize_blockwise
+from gradlab.core.quantization import dynamic_map as dynamic_map
+from gradlab.core.quantization import quantize_blockwise as quantize_blockwise
+from gradlab.flat import FlatBuffers as FlatBuffers
+from gradlab.flat import FlatLayout as FlatLayout
+from gradlab.flat import FlatState as FlatState
+from gradlab.flat import NotElementwiseError as NotElementwiseError
+from gradlab.flat import on_flat_buffers as on_flat_buffers
+from gradlab.optimizers.soap import soap as soap
+from gradlab.parallel import DelayedGradientsState as DelayedGradientsState
+from gradlab.parallel import DelayTolerantAdagradState as DelayTolerantAdagradState
+from gradlab.parallel import EasgdState as EasgdState
+from gradlab.parallel import PeriodicAveragingState as PeriodicAveragingState
+from gradlab.parallel import average_gradients as average_gradients
+from gradlab.parallel import bytes_per_device as bytes_per_device
+from gradlab.parallel import delay_tolerant_adagrad as delay_tolerant_adagrad
+from gradlab.parallel import delayed_gradients as delayed_gradients
+from gradlab.parallel import easgd as easgd
+from gradlab.parallel import local_sgd as local_sgd
+from gradlab.parallel import periodic_averaging as periodic_averaging
+from gradlab.parallel import state_shardings as state_shardings
+from gradlab.parallel import synchronous_sgd as synchronous_sgd
+from gradlab.parallel import zero1_shardings as zero1_shardings
+from gradlab.transforms.eigenbasis import SoapState as SoapState
+from gradlab.transforms.eigenbasis import eigenbasis as eigenbasis
+from gradlab.transforms.eigenbasis import kronecker_factor as kronecker_factor
+from gradlab.transforms.eigenbasis import refresh_eigenbasis as refresh_eigenbasis
+from gradlab.transforms.eigenbasis import rotate_to_eigenbasis as rotate_to_eigenbasis
+from gradlab.transforms.eigenbasis import scale_by_soap as scale_by_soap
+from gradlab.transforms.eigenbasis import soap_preconditioned_axes as soap_preconditioned_axes
 
 __all__ = [
     "AdadeltaState",
@@ -297,15 +333,22 @@ __all__ = [
     "BacktrackingLinesearchInfo",
     "BeliefState",
     "BlockSecondMomentState",
+    "Blockwise8bit",
     "ConditionallyMaskState",
     "ConditionallyTransformState",
     "CountState",
+    "DelayTolerantAdagradState",
+    "DelayedGradientsState",
     "DeltaRmsState",
+    "EasgdState",
     "EmaState",
     "EmptyState",
     "Epoch",
     "FactoredState",
     "FanOutState",
+    "FlatBuffers",
+    "FlatLayout",
+    "FlatState",
     "GradCheckReport",
     "GradientCheckError",
     "GradientDifferenceState",
@@ -328,11 +371,14 @@ __all__ = [
     "MultiStepsTransformation",
     "MuonDimensionNumbers",
     "MuonState",
+    "NotElementwiseError",
     "OptState",
     "Params",
     "PartitionState",
+    "PeriodicAveragingState",
     "PolyakState",
     "ProdigyState",
+    "Quantized",
     "RectifyState",
     "ReduceLROnPlateauState",
     "SAMState",
@@ -352,9 +398,11 @@ __all__ = [
     "ScheduleFreeState",
     "ScheduleState",
     "ShouldSkipUpdateFunction",
+    "SoapState",
     "StatefulSchedule",
     "SumOfSquaresState",
     "TraceState",
+    "UnsignedQuantized",
     "Updates",
     "VarianceState",
     "WrappedSchedule",
@@ -384,12 +432,14 @@ __all__ = [
     "apply_every",
     "apply_if_finite",
     "apply_updates",
+    "average_gradients",
     "averaged_params",
     "batch_indices",
     "belief_moment",
     "bias_correction",
     "binary_cross_entropy",
     "block_second_moment",
+    "bytes_per_device",
     "centralize",
     "chain",
     "check_grads",
@@ -404,14 +454,21 @@ __all__ = [
     "cyclic_schedule",
     "data",
     "declare_hyperparams",
+    "delay_tolerant_adagrad",
+    "delayed_gradients",
+    "dequantize_blockwise",
     "diagnostics",
     "divide",
+    "dynamic_map",
+    "easgd",
+    "eigenbasis",
     "ema",
     "ema_params",
     "epochs",
     "exponential_decay",
     "fan_out",
     "find_linesearch_state",
+    "flat",
     "freeze",
     "gaussian_nll",
     "global_norm",
@@ -428,6 +485,7 @@ __all__ = [
     "join_schedules",
     "kl_divergence",
     "kl_divergence_with_log_targets",
+    "kronecker_factor",
     "l1_loss",
     "l2_loss",
     "lamb",
@@ -437,6 +495,7 @@ __all__ = [
     "linear_schedule",
     "linear_warmup",
     "lion",
+    "local_sgd",
     "lookahead",
     "losses",
     "masked",
@@ -456,12 +515,15 @@ __all__ = [
     "normalize_by_update_norm",
     "novograd",
     "num_batches",
+    "on_flat_buffers",
     "orthogonalize_via_newton_schulz",
+    "parallel",
     "param_groups",
     "param_paths",
     "partition",
     "per_example_global_norm_clip",
     "perceptron_loss",
+    "periodic_averaging",
     "piecewise_constant_schedule",
     "piecewise_interpolate_schedule",
     "polyak_averaging",
@@ -481,10 +543,13 @@ __all__ = [
     "projection_simplex",
     "projection_vector",
     "projections",
+    "quantize_blockwise",
     "radam",
     "rectify",
     "reduce_on_plateau",
+    "refresh_eigenbasis",
     "rmsprop",
+    "rotate_to_eigenbasis",
     "safe_ratio",
     "sam",
     "scale",
@@ -512,6 +577,7 @@ __all__ = [
     "scale_by_schedule",
     "scale_by_shape",
     "scale_by_sign",
+    "scale_by_soap",
     "scale_by_stddev",
     "scale_by_sum_of_squares",
     "scale_by_trust_ratio",
@@ -531,6 +597,8 @@ __all__ = [
     "signum",
     "skip_large_updates",
     "skip_not_finite",
+    "soap",
+    "soap_preconditioned_axes",
     "soft_sign",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
@@ -538,9 +606,12 @@ __all__ = [
     "sqrt",
     "squared_error",
     "squared_hinge_loss",
+    "state_shardings",
     "stateless",
     "sum_of_squares",
+    "synchronous_sgd",
     "take_batch",
+    "testing",
     "trace",
     "value_and_grad_from_state",
     "warmup_constant_schedule",
@@ -549,5 +620,6 @@ __all__ = [
     "with_extra_args_support",
     "with_state_layout",
     "yogi",
+    "zero1_shardings",
     "zero_nans",
 ]

@@ -222,20 +222,6 @@ def test_bf16_params_keep_their_dtype_and_finite_state():
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state))
 
 
-def test_jit_and_eager_agree(tree_params):
-    tx = adafactor(**ROWS[1])
-    grads = jax.tree.map(lambda p: 0.3 * p + 0.1, tree_params)
-    results = []
-    for wrap in (jax.jit, lambda f: f):
-        update, state, outs = wrap(tx.update), tx.init(tree_params), []
-        for _ in range(3):
-            u, state = update(grads, state, tree_params)
-            outs.append(u)
-        results.append((outs, state))
-    chex.assert_trees_all_close(results[0], results[1], rtol=1e-6, atol=1e-7)
-    assert results[0][0][0]["none"] is None
-
-
 def test_hyperparams_live_in_the_state_and_can_be_set():
     params = {"w": jnp.ones((2, 3))}
     tx = adafactor(0.1, momentum=0.9)

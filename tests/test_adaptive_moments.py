@@ -227,41 +227,6 @@ def test_matches_paper_numpy(name, make, reference, x64):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_jit_and_eager_agree(name, tree_params):
-    tx = build(adaptive_moments, name, {})
-    grads = jax.tree.map(lambda p: 0.3 * p + 0.1, tree_params)
-    results = []
-    for wrap in (jax.jit, lambda f: f):
-        update, state, outs = wrap(tx.update), tx.init(tree_params), []
-        for _ in range(3):
-            u, state = update(grads, state, tree_params)
-            outs.append(u)
-        results.append((outs, state))
-    chex.assert_trees_all_close(results[0], results[1], rtol=1e-6, atol=1e-7)
-    assert results[0][0][0]["none"] is None
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_bf16_params_keep_dtype_and_finite_state(name):
-    params = make_tree(0, jnp.bfloat16)
-    tx = build(adaptive_moments, name, {})
-
-    @jax.jit
-    def step(params, state):
-        u, state = tx.update(jax.tree.map(lambda p: jnp.cos(p) + 0.5, params), state, params)
-        return gradlab.apply_updates(params, u), u, state
-
-    state = tx.init(params)
-    for _ in range(5):
-        params, u, state = step(params, state)
-    assert {x.dtype for x in jax.tree.leaves(params)} == {jnp.dtype(jnp.bfloat16)}
-    assert {x.dtype for x in jax.tree.leaves(u)} == {jnp.dtype(jnp.bfloat16)}
-    for leaf in jax.tree.leaves(state):
-        if jnp.issubdtype(leaf.dtype, jnp.floating):
-            assert bool(jnp.all(jnp.isfinite(leaf))), name
-
-
-@pytest.mark.parametrize("name", NAMES)
 def test_schedule_learning_rate_and_hyperparams(name):
     schedule = optax.linear_schedule(0.1, 0.01, 10)
     params = make_tree(0)

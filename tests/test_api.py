@@ -62,7 +62,9 @@ def test_version():
 def test_runtime_dependencies_are_what_the_library_imports():
     """pyproject's dependencies equal the third-party modules gradlab imports (optional ones,
     inside ``try``, aside); jaxlib is jax's compiled half and is never imported by name. The demo
-    (``gradlab/demo/``) imports only the library's dependencies and its ``demo`` extra."""
+    (``gradlab/demo/``) imports only the library's dependencies and its ``demo`` extra, the
+    benchmark (``gradlab/bench/``) only those and its ``bench`` extra; ``gradlab.testing`` uses
+    flax's msgpack when flax is there."""
     import ast
     import pathlib
     import re
@@ -71,7 +73,7 @@ def test_runtime_dependencies_are_what_the_library_imports():
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
     root = pathlib.Path(gradlab.__file__).parent
-    required, optional, demo = set(), set(), set()
+    required, optional, demo, bench = set(), set(), set(), set()
     for path in root.rglob("*.py"):
         tree = ast.parse(path.read_text())
         in_try = {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) for n in ast.walk(t)}
@@ -88,15 +90,19 @@ def test_runtime_dependencies_are_what_the_library_imports():
                     continue
                 if path.parent.name == "demo":
                     demo.add(top)
+                elif path.parent.name == "bench":
+                    bench.add(top)
                 else:
                     (optional if id(node) in in_try else required).add(top)
     project = tomllib.loads((root.parent / "pyproject.toml").read_text())["project"]
     declared = {re.split(r"[<>=!~\[ ]", d)[0] for d in project["dependencies"]}
     assert required == declared - {"jaxlib"}, (required, declared)
-    assert optional <= {"optax"}, optional
+    assert optional <= {"optax", "flax"}, optional
     extra = {re.split(r"[<>=!~\[ ]", d)[0] for d in project["optional-dependencies"]["demo"]}
     extra = {"sklearn" if d == "scikit-learn" else d for d in extra}
     assert demo <= declared | extra, (demo, extra)
+    extra = {re.split(r"[<>=!~\[ ]", d)[0] for d in project["optional-dependencies"]["bench"]}
+    assert bench <= declared | extra, (bench, extra)
 
 
 def test_gradlab_works_without_optax_and_flax():

@@ -53,8 +53,9 @@ def runs(tmp_path_factory):
     straight, middle = {}, {}
     for name in ck.OPTIMIZERS:
         tx, step = ck.make_step(name)  # one jitted step for the straight and the split run
-        params, _ = ck.make_problem()
+        params, _ = ck.make_problem()  # the step donates its params: a fresh copy per run
         straight[name] = ck.train(step, params, tx.init(params), 0, 2 * N)
+        params, _ = ck.make_problem()
         middle[name] = ck.train(step, params, tx.init(params), 0, N)
         ck.save(root / name, N, *middle[name])
     return root, straight, middle

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import math
 import os
 import pathlib
 import subprocess
@@ -11,7 +12,14 @@ import sys
 import pytest
 
 from gradlab.demo import cli
-from gradlab.demo.optimizers import LEARNING_RATES, NAMES, make_optimizer, parse_learning_rates
+from gradlab.demo.optimizers import (
+    LEARNING_RATES,
+    MODERN_LEARNING_RATES,
+    MODERN_NAMES,
+    NAMES,
+    make_optimizer,
+    parse_learning_rates,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("digits_loss.png", "digits_accuracy.png", "svm.png", "regression.png")
@@ -64,7 +72,8 @@ def test_json_has_every_optimizer(quick):
     assert results["learning_rates"] == LEARNING_RATES
     assert stdout.count("\n") == 1  # one JSON object, nothing else on stdout
     assert json.loads((out / "results.json").read_text()) == results
-    assert pathlib.Path(results["output_dir"]) == out.resolve()
+    assert not os.path.isabs(results["output_dir"])  # relative to the working directory
+    assert pathlib.Path(results["output_dir"]).resolve() == out.resolve()
 
 
 def test_every_run_lowers_its_loss(quick):
@@ -239,14 +248,74 @@ def test_fast_compile_falls_back_to_the_defaults():
 
 def test_every_name_builds_an_optimizer():
     jnp = pytest.importorskip("jax.numpy")
-    params = {"w": jnp.ones(3)}
-    for name in NAMES:
-        tx = make_optimizer(name, LEARNING_RATES[name], steps=10)
-        updates, _ = tx.update({"w": jnp.ones(3)}, tx.init(params), params)
-        assert float(updates["w"][0]) < 0, name  # every one descends
+    params = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
+    grads = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
+    for name, rate in [*LEARNING_RATES.items(), *MODERN_LEARNING_RATES.items()]:
+        tx = make_optimizer(name, rate, steps=10)
+        state = tx.init(params)
+        for _ in range(2):  # SOAP's first step is zero (it only builds its eigenbasis)
+            updates, state = tx.update(grads, state, params)
+        assert float(updates["w"][0, 0]) < 0 and float(updates["b"][0]) < 0, name  # descends
     with pytest.raises(ValueError, match="unknown optimizer"):
-        make_optimizer("lion", 1e-3, steps=10)
+        make_optimizer("adamm", 1e-3, steps=10)
     assert parse_learning_rates([]) == {}
+
+
+@pytest.fixture(scope="module")
+def modern(tmp_path_factory):
+    """One in-process `--optimizers modern --quick --json` run: (results, output folder)."""
+    for module in EXTRAS:
+        pytest.importorskip(module)
+    out = tmp_path_factory.mktemp("modern") / "output"
+    argv = ["--optimizers", "modern", "--quick", "--json", "--no-progress", "--out", str(out)]
+    status, stdout, stderr = main(argv)
+    assert status == 0, stderr
+    return json.loads(stdout), out
+
+
+def test_modern_group_has_every_optimizer_with_finite_numbers(modern):
+    results, out = modern
+    runs = results["digits"]["runs"]
+    assert [run["name"] for run in runs] == list(MODERN_NAMES)
+    assert results["learning_rates"] == MODERN_LEARNING_RATES
+    assert results["config"]["group"] == "modern" and results["digits"]["target"] == 0.95
+    for run in runs:
+        for key in ("metric", "initial_loss", "final_loss", "median_step_s", "compile_s"):
+            assert math.isfinite(run[key]) and run[key] >= 0, (run["name"], key)
+        assert run["median_step_s"] > 0 and run["steps"] == cli.QUICK["steps"]
+        assert run["final_loss"] < run["initial_loss"], run["name"]
+        assert run["metric"] > 3 * 0.1, run["name"]  # ten classes: chance is 10%
+        reached = run["steps_to_target"]
+        assert reached is None or 1 <= reached <= run["steps"], run["name"]
+        if reached is not None:  # the first measured step at or above 95%
+            at = run["curve"]["metric"][run["curve"]["step"].index(reached)]
+            assert at >= 0.95
+    assert json.loads((out / "results.json").read_text()) == results
+    assert not os.path.isabs(results["output_dir"])
+
+
+def test_modern_group_writes_its_table_and_plots(modern):
+    results, out = modern
+    assert sorted(results["files"]) == sorted(
+        ["results.md", "results.json", "digits_loss.png", "digits_accuracy.png"]
+    )
+    for name in ("digits_loss.png", "digits_accuracy.png"):
+        assert (out / name).read_bytes()[:8] == PNG_SIGNATURE, name
+    table = (out / "results.md").read_text()
+    for name in MODERN_NAMES:
+        assert f"| `{name}` |" in table
+    assert "| steps to 95% | median step (ms" in table and "LinearSVC" not in table
+
+
+def test_modern_config_and_learning_rates():
+    config = cli.parse_config(["--optimizers", "modern", "--lr", "lion=1e-4"])
+    assert config.group == "modern" and config.optimizers == MODERN_NAMES
+    assert config.learning_rates["lion"] == 1e-4
+    assert config.learning_rates["adamw"] == MODERN_LEARNING_RATES["adamw"]
+    assert cli.parse_config(["--optimizers", "adamw"]).learning_rates["adamw"] == 2e-3
+    assert cli.parse_config(["--optimizers", "adamw"]).group == "classic"
+    assert cli.parse_config(["--optimizers", "lion,sgd"]).group == "modern"
+    assert MODERN_LEARNING_RATES["prodigy"] == 1.0  # learning-rate free
 
 
 @pytest.mark.slow
@@ -267,3 +336,11 @@ def test_default_losses_claims():
     assert mae["l1"] < mae["l2"]
     least_squares = regression.references[0].metric
     assert abs(mae["l2"] - least_squares) < 1.0  # gradlab's L2 fit is the least-squares fit
+
+
+def test_modern_rates_are_the_sweeps_picks():
+    from gradlab.demo.optimizers import MODERN_SWEEP
+    from gradlab.demo.sweep import CANDIDATES, best
+
+    assert best(MODERN_SWEEP) == MODERN_LEARNING_RATES
+    assert {name: tuple(runs) for name, runs in MODERN_SWEEP.items()} == CANDIDATES

@@ -160,8 +160,10 @@ def test_checkpointing_quick_resumes_bit_for_bit_in_a_new_process(tmp_path, caps
 def test_every_example_has_a_quick_mode_and_a_test():
     tests = "".join(
         (EXAMPLES.parent / "tests" / f).read_text()
-        for f in ("test_examples.py", "test_counterexample.py")
+        for f in ("test_examples.py", "test_counterexample.py", "test_parallel.py")
     )
     for path in sorted(EXAMPLES.glob("*.py")):
         assert '"--quick"' in path.read_text(), f"{path.name} has no --quick flag"
-        assert f'"{path.stem}"' in tests, f"{path.name} is run by no test"
+        assert f'"{path.stem}"' in tests or f'"{path.name}"' in tests, (
+            f"{path.name} is run by no test"
+        )

@@ -466,3 +466,27 @@ def test_jit_and_no_jit_agree_and_jit_traces_once():
     s = tx.init(params)
     for t in range(3):
         _, s = update(grads_at(params, t), s, params)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: gradlab.muon(0.02),  # a partition by dimension inside the alias
+        lambda: groups.partition(
+            {"m": gradlab.adam(0.1), "v": gradlab.sgd(0.1)},
+            lambda p: jax.tree.map(lambda x: "m" if x.ndim == 2 else "v", p),
+        ),
+        lambda: gradlab.masked(gradlab.adam(0.1), lambda p: jax.tree.map(lambda x: x.ndim == 2, p)),
+    ],
+    ids=["muon", "partition", "masked"],
+)
+def test_groups_on_an_nnx_state_equal_the_pure_dict(make):
+    """An nnx.State (Variables as nodes) gives the pure dict's numbers: a group's updates hold
+    None for a whole Variable, and merging them back must keep the other groups' Variables."""
+    params = nnx.state(Model(nnx.Rngs(2)), nnx.Param)
+    pure = nnx.to_pure_dict(params)
+    grads = jax.tree.map(jnp.cos, params)
+    tx = make()
+    u, _ = tx.update(grads, tx.init(params), params)
+    v, _ = tx.update(nnx.to_pure_dict(grads), tx.init(pure), pure)
+    chex.assert_trees_all_equal(nnx.to_pure_dict(u), v)

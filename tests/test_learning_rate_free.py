@@ -159,3 +159,21 @@ def test_prodigy_state_hyperparams_and_bf16():
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(s))
     with pytest.raises(ValueError, match="betas"):
         prodigy(betas=(0.9,))
+
+
+def test_prodigy_zero_gradients_keep_the_estimate_finite():
+    """A step with all-zero gradients gives l1 = sum|s| = 0: optax 0.2.8 divides 0/0 and its
+    estimate d is NaN from then on; gradlab keeps d (no evidence yet) and trains on."""
+    params = {"w": jnp.array([1.0, -2.0, 3.0])}
+    tx = gradlab.prodigy()
+    state = tx.init(params)
+    _, state = tx.update(jax.tree.map(jnp.zeros_like, params), state, params)
+    assert float(state.inner_state.estim_lr) == pytest.approx(1e-6)
+    reference = optax.contrib.prodigy()
+    _, r = reference.update(jax.tree.map(jnp.zeros_like, params), reference.init(params), params)
+    assert bool(jnp.isnan(r.estim_lr))  # the difference this test documents
+    for _ in range(20):
+        u, state = tx.update(params, state, params)  # gradient of |w|^2 / 2
+        params = gradlab.apply_updates(params, u)
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state))
+    assert float(jnp.sum(params["w"] ** 2)) < 14.0

@@ -8,6 +8,7 @@ import optax
 import pytest
 
 import gradlab
+from gradlab import testing
 from tests import references
 from tests.conftest import make_tree
 
@@ -61,18 +62,16 @@ def loss(params, targets):
 
 
 def run_both(tx, ref, params, targets, steps):
-    """Runs gradlab's and optax's optimizers side by side in one jitted scan."""
-
-    def step(carry, _):
-        (p, s), (q, r) = carry
-        u, s = tx.update(jax.grad(loss)(p, targets), s, p)
-        v, r = ref.update(jax.grad(loss)(q, targets), r, q)
-        p, q = gradlab.apply_updates(p, u), optax.apply_updates(q, v)
-        return ((p, s), (q, r)), (u, v)
-
-    init = ((params, tx.init(params)), (params, ref.init(params)))
-    ((p, _), (q, _)), (us, vs) = jax.jit(lambda c: jax.lax.scan(step, c, None, length=steps))(init)
-    return p, q, us, vs
+    """gradlab's and optax's optimizers side by side on ``loss`` in one jitted scan:
+    ``(params, optax_params, updates, optax_updates)`` (``gradlab.testing.run_side_by_side``)."""
+    return testing.run_side_by_side(
+        tx,
+        ref,
+        params,
+        lambda p: loss(p, targets),
+        steps,
+        apply_reference_updates=optax.apply_updates,
+    )
 
 
 @pytest.mark.parametrize("name,kwargs", ROWS, ids=ROW_IDS)
@@ -86,17 +85,7 @@ def test_matches_optax_float64(name, kwargs, x64):
     assert jax.tree.leaves(p)[0].dtype == jnp.float64
 
 
-def assert_normwise_close(actual, desired, rtol):
-    """Per leaf, max |actual - desired| <= rtol * max |desired| over the whole trajectory.
-
-    Elementwise rtol is meaningless for the entries of an update that cross zero: two float32
-    implementations that differ by one ulp early differ by more than that, relatively, there.
-    """
-    for (path, a), d in zip(
-        jax.tree_util.tree_leaves_with_path(actual), jax.tree.leaves(desired), strict=True
-    ):
-        err, scale = float(jnp.max(jnp.abs(a - d))), float(jnp.max(jnp.abs(d)))
-        assert err <= rtol * scale, (jax.tree_util.keystr(path), err, scale)
+assert_normwise_close = testing.assert_trees_normwise_close  # the name the test files use
 
 
 @pytest.mark.parametrize("name,kwargs", ROWS, ids=ROW_IDS)
@@ -285,21 +274,6 @@ def test_adadelta_default_descends_where_optax_climbs():
 
 # ---------------------------------------------------------------------------------------------
 # jit / vmap
-
-
-@pytest.mark.parametrize("name,kwargs", ROWS, ids=ROW_IDS)
-def test_jit_and_eager_agree(name, kwargs, tree_params):
-    tx = build(gradlab, name, kwargs)
-    grads = jax.tree.map(lambda p: 0.3 * p + 0.1, tree_params)
-    results = []
-    for wrap in (jax.jit, lambda f: f):
-        update, state, outs = wrap(tx.update), tx.init(tree_params), []
-        for _ in range(3):
-            u, state = update(grads, state, tree_params)
-            outs.append(u)
-        results.append((outs, state))
-    chex.assert_trees_all_close(results[0], results[1], rtol=1e-6, atol=1e-7)
-    assert results[0][0][0]["none"] is None
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,6 +1,9 @@
-"""Property-based tests: random pytrees times every optimizer alias (hypothesis)."""
+"""Every optimizer alias and wrapper through ``gradlab.testing``: structure and dtypes, state
+layout, finite states, jit = eager, vmap = loop, serialization; and random pytrees (hypothesis)."""
 
-import chex
+import importlib
+import pkgutil
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,12 +12,90 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradlab
-from tests.test_optimizers import NAMES, build
+import gradlab.optimizers
+from gradlab import testing
+from tests.aliases import ALIASES
+from tests.conftest import make_tree
+
+NAMES = sorted(ALIASES)
+
+
+def problem(dtype=jnp.float32):
+    """A mixed tree: matrices, vectors, scalars, a zero-size leaf and a ``None`` leaf."""
+    params = make_tree(0, dtype)
+    params["empty"] = jnp.zeros((0, 3), dtype)
+    params["none"] = None
+    return params
+
+
+def test_every_alias_is_registered():
+    """Every public alias in gradlab.optimizers is checked here (tests/aliases.py)."""
+    shipped = set()
+    for info in pkgutil.iter_modules(gradlab.optimizers.__path__):
+        module = importlib.import_module(f"gradlab.optimizers.{info.name}")
+        shipped |= {
+            name
+            for name, obj in vars(module).items()
+            if callable(obj)
+            and getattr(obj, "__module__", None) == module.__name__
+            and name in gradlab.__all__
+        }
+    assert shipped == set(ALIASES), shipped ^ set(ALIASES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_alias_passes_check_transformation(name):
+    testing.check_transformation(ALIASES[name](), problem())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_alias_keeps_bf16_params_and_finite_state(name):
+    testing.check_transformation(
+        ALIASES[name](), problem(jnp.bfloat16), checks=("structure", "state_layout", "finite")
+    )
+
+
+def fast_gradients(params, grads, step):
+    return testing.varying_gradients(params.fast, grads, step)
+
+
+WRAPPERS = {
+    "lookahead": (
+        lambda: gradlab.lookahead(gradlab.adam(0.01), sync_period=2, slow_step_size=0.5),
+        lambda p: gradlab.LookaheadParams.init_synced(p),
+        {"gradients": fast_gradients},
+    ),
+    "sam": (lambda: gradlab.sam(gradlab.sgd(0.1), gradlab.sgd(0.05)), lambda p: p, {}),
+    "reduce_on_plateau": (
+        lambda: gradlab.chain(gradlab.sgd(0.1), gradlab.reduce_on_plateau(patience=1)),
+        lambda p: p,
+        {"extra_args": {"value": jnp.float32(1.0)}},
+    ),
+    "apply_if_finite": (lambda: gradlab.apply_if_finite(gradlab.adam(0.01), 2), lambda p: p, {}),
+    "multi_steps": (
+        lambda: gradlab.MultiSteps(gradlab.adam(0.01), 2).gradient_transformation(),
+        lambda p: p,
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPERS))
+def test_wrapper_passes_check_transformation(name):
+    make, wrap_params, kwargs = WRAPPERS[name]
+    params = problem()
+    grads = jax.tree.map(
+        lambda p: None if p is None else jnp.cos(p), params, is_leaf=lambda x: x is None
+    )
+    testing.check_transformation(make(), wrap_params(params), grads, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Random pytrees
 
 SETTINGS = settings(
-    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
 shapes = st.lists(st.integers(0, 3), min_size=0, max_size=4).map(tuple)  # rank 0-4, zero-size too
 leaves = st.one_of(shapes, shapes, st.none())
 trees = st.recursive(
@@ -29,56 +110,25 @@ trees = st.recursive(
 dtypes = st.sampled_from([jnp.float32, jnp.bfloat16, jnp.float16])
 
 
-def materialise(structure, seed, dtype, batch=()):
+def materialise(structure, seed, dtype):
     """Arrays of the given shapes (None stays None), finite values from a seeded generator."""
     rng = np.random.default_rng(seed)
     return jax.tree.map(
-        lambda shape: jnp.asarray(rng.normal(size=batch + shape), dtype),
+        lambda shape: jnp.asarray(rng.normal(size=shape), dtype),
         structure,
         is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(i, int) for i in x),
     )
 
 
-def two_steps(tx, params, grads):
-    state = tx.init(params)
-    u, state = tx.update(grads, state, params)
-    u, state = tx.update(grads, state, gradlab.apply_updates(params, u))
-    return u, state
-
-
 @pytest.mark.parametrize("name", NAMES)
 @SETTINGS
 @given(structure=trees, dtype=dtypes, seed=st.integers(0, 2**16))
-def test_structure_shapes_dtypes_and_finiteness(name, structure, dtype, seed):
+def test_random_trees_keep_structure_dtypes_and_finite_state(name, structure, dtype, seed):
     params = materialise(structure, seed, dtype)
-    grads = materialise(structure, seed + 1, dtype)
-    tx = build(gradlab, name, {})
-    u, state = jax.jit(two_steps, static_argnums=0)(tx, params, grads)
-    assert jax.tree.structure(u) == jax.tree.structure(params)
-    chex.assert_trees_all_equal_shapes_and_dtypes(u, params)
-    new = gradlab.apply_updates(params, u)
-    chex.assert_trees_all_equal_shapes_and_dtypes(new, params)
-    for leaf in jax.tree.leaves(state):
-        assert bool(jnp.all(jnp.isfinite(leaf))), (name, leaf)
-    # jit and eager agree
-    u_eager, _ = two_steps(tx, params, grads)
-    tol = 1e-5 if dtype == jnp.float32 else 1e-2
-    chex.assert_trees_all_close(u, u_eager, rtol=tol, atol=tol)
-
-
-@pytest.mark.parametrize("name", NAMES)
-@SETTINGS
-@given(structure=trees, seed=st.integers(0, 2**16))
-def test_vmap_over_a_leading_batch_axis_equals_a_loop(name, structure, seed):
-    batch = 3
-    params = materialise(structure, seed, jnp.float32, (batch,))
-    grads = materialise(structure, seed + 1, jnp.float32, (batch,))
-    tx = build(gradlab, name, {})
-    # axis_size: the tree may hold no array at all
-    batched, _ = jax.vmap(lambda p, g: two_steps(tx, p, g), axis_size=batch)(params, grads)
-    for i in range(batch):
-        one = jax.tree.map(lambda x: x[i], params)
-        expected, _ = two_steps(tx, one, jax.tree.map(lambda x: x[i], grads))
-        chex.assert_trees_all_close(
-            jax.tree.map(lambda x: x[i], batched), expected, rtol=1e-5, atol=1e-6
-        )
+    testing.check_transformation(
+        ALIASES[name](),
+        params,
+        materialise(structure, seed + 1, dtype),
+        checks=("structure", "state_layout", "finite"),
+        steps=2,
+    )

@@ -140,37 +140,6 @@ def test_matches_optax_float32(name):
 
 
 @pytest.mark.parametrize("name", list(ALIASES))
-def test_jit_equals_eager(name):
-    tx, params = build(name, {}), make_tree(0)
-    state_eager = state_jit = tx.init(params)
-    step = jax.jit(tx.update)
-    for t in range(3):
-        grads = jax.tree.map(lambda p, t=t: jnp.cos(p * (t + 1)), params)
-        u_eager, state_eager = tx.update(grads, state_eager, params)
-        u_jit, state_jit = step(grads, state_jit, params)
-        chex.assert_trees_all_close(u_eager, u_jit, rtol=1e-6, atol=1e-7)
-        params = gradlab.apply_updates(params, u_jit)
-    chex.assert_trees_all_close(state_eager, state_jit, rtol=1e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize("name", list(ALIASES))
-def test_bfloat16_params_keep_dtype(name):
-    tx = build(name, {"learning_rate": decaying})
-    params = jax.tree.map(lambda x: x.astype(jnp.bfloat16), make_tree(0))
-    step = jax.jit(lambda g, s, p: tx.update(g, s, p))
-    state = tx.init(params)
-    for _ in range(5):
-        grads = jax.tree.map(lambda p: jnp.sin(p) + 0.1, params)
-        updates, state = step(grads, state, params)
-        params = gradlab.apply_updates(params, updates)
-    assert all(u.dtype == jnp.bfloat16 for u in jax.tree.leaves(updates))
-    assert all(p.dtype == jnp.bfloat16 for p in jax.tree.leaves(params))
-    for leaf in jax.tree.leaves(state):
-        if jnp.issubdtype(leaf.dtype, jnp.inexact):
-            assert bool(jnp.all(jnp.isfinite(leaf))), name
-
-
-@pytest.mark.parametrize("name", list(ALIASES))
 def test_hyperparams_live_in_the_state(name):
     tx, params = build(name, {"learning_rate": 0.03}), make_tree(0)
     state = tx.init(params)

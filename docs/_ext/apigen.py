@@ -134,6 +134,27 @@ GROUPS: tuple[Group, ...] = (
         "Shuffled index batches per epoch, from a PRNG key.",
         ("gradlab.data",),
     ),
+    Group(
+        "testing",
+        "Testing",
+        "The property checks and reference comparisons gradlab's own suite runs on every "
+        "optimizer, public for users' transformations.",
+        ("gradlab.testing",),
+    ),
+    Group(
+        "parallel",
+        "Scaling out",
+        "Data parallelism over a mesh axis, ZeRO-1 state sharding, local SGD and elastic "
+        "averaging, and stale gradients with the optimizer built for them.",
+        ("gradlab.parallel",),
+    ),
+    Group(
+        "flat",
+        "Flat buffers",
+        "Parameters and optimizer state as one contiguous buffer per dtype, for many-leaf "
+        "models; elementwise optimizers run on them with the per-leaf numbers.",
+        ("gradlab.flat",),
+    ),
 )
 
 OTHER = Group("other", "Other", "Public names whose home module is outside gradlab.", ())

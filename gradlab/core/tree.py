@@ -102,9 +102,13 @@ def mask_out(tree_: Any, mask: Any, is_leaf: Callable[[Any], bool] | None = None
 
 
 def merge(updates: Any, new: Any) -> Any:
-    """``updates`` with the leaves that ``new`` holds (those that are not None) taken from it."""
+    """``updates`` with the leaves that ``new`` holds (those that are not None) taken from it.
+
+    ``new`` leads the map: where it holds ``None`` for a whole node of ``updates`` (an
+    ``nnx.Variable`` that :func:`mask_out` dropped whole), that node is kept as it is.
+    """
     return jax.tree.map(
-        lambda g, u: g if u is None else u, updates, new, is_leaf=lambda x: x is None
+        lambda u, g: g if u is None else u, new, updates, is_leaf=lambda x: x is None
     )
 
 

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradlab.demo import data as datasets
-from gradlab.demo.optimizers import LEARNING_RATES, make_optimizer
+from gradlab.demo.optimizers import LEARNING_RATES, eval_params_fn, make_optimizer
 from gradlab.demo.training import Problem, Run, make_evaluate, train
 
 #: The MLP's layer widths: 8x8 pixels in, one hidden ReLU layer, 10 logits out.
@@ -46,9 +46,13 @@ def lecun_uniform(seed: int) -> Callable[..., jax.Array]:
 
 
 def make_mlp(seed: int) -> tuple[Any, Any]:
-    """A ``flax.nnx`` MLP with :data:`LAYERS`, as ``(graphdef, params)`` (``nnx.split``).
+    """A ``flax.nnx`` MLP with :data:`LAYERS`, as ``(graphdef, params)``.
 
-    Kernels: :func:`lecun_uniform` from ``seed``; biases: zeros.
+    ``params`` is a plain nested dict of arrays (``nnx.to_pure_dict`` of ``nnx.split``'s
+    state), which ``nnx.merge(graphdef, params)`` turns back into the model: every optimizer
+    sees plain arrays at its leaves (gradlab's Muon, through ``partition``, does not yet
+    accept the ``nnx.Param`` nodes of an ``nnx.State``). Kernels: :func:`lecun_uniform` from
+    ``seed``; biases: zeros.
     """
     from flax import nnx
 
@@ -64,16 +68,21 @@ def make_mlp(seed: int) -> tuple[Any, Any]:
         def __call__(self, x: jax.Array) -> jax.Array:
             return self.out(jax.nn.relu(self.hidden(x)))
 
-    return nnx.split(MLP(nnx.Rngs(seed)))
+    graphdef, state = nnx.split(MLP(nnx.Rngs(seed)))
+    return graphdef, nnx.to_pure_dict(state)
 
 
-def digits_problem(seed: int = 0) -> Problem:
-    """The digits task: mean softmax cross-entropy of the MLP; metric: test accuracy."""
+def digits_problem(seed: int = 0, validation: bool = False) -> Problem:
+    """The digits task: mean softmax cross-entropy of the MLP; metric: test accuracy.
+
+    With ``validation``, the task to tune on: the training images of
+    :func:`~gradlab.demo.data.digits_validation`, and the accuracy on its validation images.
+    """
     from flax import nnx
 
     import gradlab
 
-    split = datasets.digits(seed)
+    split = datasets.digits_validation(seed) if validation else datasets.digits(seed)
     graphdef, params = make_mlp(seed)
 
     def logits(params: Any, x: jax.Array) -> jax.Array:
@@ -89,7 +98,8 @@ def digits_problem(seed: int = 0) -> Problem:
 
     train_data = (jnp.asarray(split.x_train), jnp.asarray(split.y_train))
     test_data = (jnp.asarray(split.x_test), jnp.asarray(split.y_test))
-    return Problem(params, loss, train_data, test_data, accuracy, "test accuracy")
+    metric_name = "validation accuracy" if validation else "test accuracy"
+    return Problem(params, loss, train_data, test_data, accuracy, metric_name)
 
 
 def run_digits(
@@ -101,6 +111,9 @@ def run_digits(
     learning_rates: Mapping[str, float] | None = None,
     progress: bool = True,
     fast_compile: bool = False,
+    points: int = 50,
+    time_steps: bool = False,
+    problem: Problem | None = None,
 ) -> list[Run]:
     """Trains the MLP on the digits with each optimizer of ``names``, in order.
 
@@ -112,12 +125,16 @@ def run_digits(
       learning_rates: the rate of each name (default: the table).
       progress: show a progress bar per run.
       fast_compile: compile with less optimization (``--quick``).
+      points: about how many times to measure the curves.
+      time_steps: time every step (``Run.step_time_s``, the median).
+      problem: the task (default: :func:`digits_problem` of ``seed``).
 
     Returns:
-      One :class:`~gradlab.demo.training.Run` per name.
+      One :class:`~gradlab.demo.training.Run` per name; a schedule-free run is evaluated at
+      its averaged params (:func:`~gradlab.demo.optimizers.eval_params_fn`).
     """
     rates = learning_rates or LEARNING_RATES
-    problem = digits_problem(seed)
+    problem = problem or digits_problem(seed)
     evaluate = make_evaluate(problem, fast_compile)
     key = jax.random.key(seed)
     return [
@@ -131,6 +148,9 @@ def run_digits(
             evaluate=evaluate,
             progress=progress,
             fast_compile=fast_compile,
+            eval_params=eval_params_fn(name),
+            points=points,
+            time_steps=time_steps,
         )
         for name in names
     ]

@@ -6,6 +6,11 @@ install command, exit status 1), runs the three parts (:mod:`~gradlab.demo.class
 :mod:`~gradlab.demo.losses_demo`), then writes ``results.md``, ``results.json`` and the PNGs
 (:mod:`~gradlab.demo.plots`) into ``--out`` and prints the tables, or with ``--json`` the
 results as one JSON object on stdout (progress bars always go to stderr).
+
+``--optimizers modern`` (or any list with a modern optimizer) runs the modern group instead
+(:func:`run_modern`): the digits part only, reported with steps to 95% and step times. The
+paths in ``results.json`` are relative: ``output_dir`` to the working directory, ``files`` to
+``output_dir``.
 """
 
 from __future__ import annotations
@@ -19,11 +24,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple
 
+from gradlab.core.commands import Parser, UsageError, positive_int
 from gradlab.demo.optimizers import (
+    ALL_NAMES,
+    GROUPS,
     LEARNING_RATES,
-    NAMES,
+    MODERN_LEARNING_RATES,
+    group_of,
     learning_rates,
     parse_learning_rates,
     parse_optimizers,
@@ -39,28 +48,9 @@ DEFAULTS = {"steps": 1500, "batch_size": 64, "convex_steps": 2000}
 #: The same for ``--quick`` (a few seconds; what the tests run).
 QUICK = {"steps": 40, "batch_size": 64, "convex_steps": 150}
 DEFAULT_OUT = "gradlab-demo-output"
-
-
-class UsageError(Exception):
-    """A bad command line; its message is the one line the command prints."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argparse parser that raises :class:`UsageError` instead of printing usage."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _count(text: str) -> int:
-    """An int >= 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+#: About how many times the modern group measures its curves (every 10 steps of 1500): the
+#: resolution of its "steps to 95%".
+MODERN_POINTS = 150
 
 
 def _seed(text: str) -> int:
@@ -77,19 +67,24 @@ def _seed(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The command's flags."""
     rates = ", ".join(f"{name}={rate:g}" for name, rate in LEARNING_RATES.items())
-    parser = _Parser(
+    modern = ", ".join(f"{name}={rate:g}" for name, rate in MODERN_LEARNING_RATES.items())
+    parser = Parser(
         prog=PROG,
         description=(
             "Train the same Flax MLP on scikit-learn's digits with every classic gradlab "
             "optimizer, fit a linear SVM (hinge losses) and robust linear regressions "
             "(L2, Huber, L1) with gradlab, and compare them in a table and plots."
         ),
-        epilog=f"Learning rates: {rates}.",
+        epilog=f"Learning rates: {rates}. Modern group (--optimizers modern): {modern}.",
     )
     parser.add_argument(
         "--optimizers",
         default="all",
-        help=f"comma-separated subset of: {', '.join(NAMES)} (default: all)",
+        help=(
+            f"comma-separated subset of: {', '.join(ALL_NAMES)}; or a group: "
+            f"{', '.join(GROUPS)} (default: all, the classic optimizers; modern: "
+            "the modern ones, digits only, with steps to 95%% and step times)"
+        ),
     )
     parser.add_argument(
         "--lr",
@@ -100,12 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--steps",
-        type=_count,
+        type=positive_int,
         help=f"steps per digits optimizer (default {DEFAULTS['steps']}, --quick {QUICK['steps']})",
     )
     parser.add_argument(
         "--batch-size",
-        type=_count,
+        type=positive_int,
         help=f"digits minibatch size (default {DEFAULTS['batch_size']})",
     )
     parser.add_argument("--seed", type=_seed, default=0, help="seed of everything (default 0)")
@@ -139,6 +134,8 @@ class Config(NamedTuple):
         :data:`gradlab.demo.training.FAST_COMPILE`).
       json: print JSON on stdout instead of the tables.
       progress: show progress bars.
+      group: ``"classic"``, or ``"modern"`` if any optimizer is a modern one
+        (:func:`~gradlab.demo.optimizers.group_of`).
     """
 
     optimizers: tuple[str, ...]
@@ -151,6 +148,7 @@ class Config(NamedTuple):
     quick: bool
     json: bool
     progress: bool
+    group: str = "classic"
 
     def summary(self) -> dict[str, Any]:
         """The JSON-ready settings (``results.json``'s ``"config"``)."""
@@ -178,9 +176,10 @@ def parse_config(argv: Sequence[str]) -> Config:
         overrides = parse_learning_rates(args.lr)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    group = group_of(optimizers)
     return Config(
         optimizers=optimizers,
-        learning_rates=learning_rates(overrides),
+        learning_rates=learning_rates(overrides, group),
         steps=args.steps or sizes["steps"],
         batch_size=args.batch_size or sizes["batch_size"],
         convex_steps=sizes["convex_steps"],
@@ -189,6 +188,7 @@ def parse_config(argv: Sequence[str]) -> Config:
         quick=args.quick,
         json=args.json,
         progress=not args.no_progress,
+        group=group,
     )
 
 
@@ -219,13 +219,90 @@ def prepare_out(path: pathlib.Path) -> pathlib.Path:
     return path.resolve()
 
 
+def relative(path: pathlib.Path) -> str:
+    """``path`` relative to the working directory (absolute only where none exists: another
+    drive).
+
+    >>> relative(pathlib.Path.cwd() / "docs" / "demo") == os.path.join("docs", "demo")
+    True
+    """
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # Windows: another drive
+        return str(path)
+
+
+def _write(
+    config: Config, res: dict[str, Any], markdown: str, figures: list[Any]
+) -> dict[str, Any]:
+    """Writes ``results.md`` and ``results.json``; returns ``res`` with the output paths."""
+    (config.out / "results.md").write_text(markdown, encoding="utf-8")
+    files = ["results.md", "results.json", *(figure.name for figure in figures)]
+    res = {**res, "output_dir": relative(config.out), "files": files}
+    (config.out / "results.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    return res
+
+
+def machine() -> dict[str, Any]:
+    """Where the steps run: JAX's first device, the CPU count, the load average now."""
+    import jax
+
+    device = jax.devices()[0]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return {
+        "device": device.platform
+        if device.device_kind == device.platform
+        else f"{device.platform} ({device.device_kind})",
+        "cpu_count": os.cpu_count(),
+        "load_average": [load],
+    }
+
+
+def run_modern(config: Config) -> dict[str, Any]:
+    """Runs the modern group on the digits and writes its files into ``config.out``.
+
+    Every step is timed (the median is reported) and the curves are measured about
+    :data:`MODERN_POINTS` times, for the steps to 95%.
+
+    Returns:
+      The results dict (:func:`gradlab.demo.report.modern_results`) with ``"output_dir"``
+      and ``"files"`` added.
+    """
+    from gradlab.demo import plots, report
+    from gradlab.demo.classification import run_digits
+
+    start = time.perf_counter()
+    where = machine()
+    digits = run_digits(
+        config.optimizers,
+        steps=config.steps,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        learning_rates=config.learning_rates,
+        progress=config.progress,
+        fast_compile=config.quick,
+        points=MODERN_POINTS,
+        time_steps=True,
+    )
+    where["load_average"].append(machine()["load_average"][0])
+    summary = {**config.summary(), "points": MODERN_POINTS}
+    summary["total_s"] = time.perf_counter() - start
+    res = report.modern_results(summary, config.learning_rates, digits, where)
+    figures = plots.draw_digits(config.out, digits, report.TARGET_ACCURACY)
+    return _write(config, res, report.modern_markdown(res), figures)
+
+
 def run(config: Config) -> dict[str, Any]:
     """Runs the demo's three parts and writes its files into ``config.out`` (already made).
 
+    A modern group's config runs :func:`run_modern` instead.
+
     Returns:
-      The results dict (:func:`gradlab.demo.report.results`) with ``"output_dir"`` and
-      ``"files"`` added.
+      The results dict (:func:`gradlab.demo.report.results`) with ``"output_dir"`` (relative
+      to the working directory) and ``"files"`` (relative to it) added.
     """
+    if config.group == "modern":
+        return run_modern(config)
     from gradlab.demo import plots, report
     from gradlab.demo.classification import run_digits
     from gradlab.demo.losses_demo import run_regression, run_svm
@@ -251,11 +328,7 @@ def run(config: Config) -> dict[str, Any]:
     summary = {**config.summary(), "total_s": time.perf_counter() - start}
     res = report.results(summary, config.learning_rates, digits, svm, regression)
     figures = plots.draw_all(config.out, digits, svm, regression)
-    (config.out / "results.md").write_text(report.markdown(res), encoding="utf-8")
-    files = ["results.md", "results.json", *(figure.name for figure in figures)]
-    res = {**res, "output_dir": str(config.out), "files": files}
-    (config.out / "results.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    return res
+    return _write(config, res, report.markdown(res), figures)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -294,9 +367,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print()
         print((config.out / "results.md").read_text(encoding="utf-8"))
-    where = os.path.join(res["output_dir"], "")
+    where = os.path.join(str(config.out), "")
     print(f"Wrote {', '.join(res['files'])} to {where}", file=sys.stderr if config.json else None)
     return 0
 
 
-__all__ = ["Config", "UsageError", "build_parser", "main", "missing_dependencies", "parse_config"]
+__all__ = [
+    "MODERN_POINTS",
+    "Config",
+    "UsageError",
+    "build_parser",
+    "machine",
+    "main",
+    "missing_dependencies",
+    "parse_config",
+    "relative",
+    "run",
+    "run_modern",
+]

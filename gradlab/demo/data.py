@@ -60,6 +60,16 @@ def digits(seed: int = 0) -> Split:
     return _split(x, bunch.target.astype(np.int32), seed, stratify=True)
 
 
+def digits_validation(seed: int = 0) -> Split:
+    """The training images of :func:`digits`, split again to tune on: ``x_test`` is a
+    validation split, and the test images stay unseen.
+
+    Stratified split of the 1,347 training images: 1,010 to train on and 337 to validate.
+    """
+    train = digits(seed)
+    return _split(train.x_train, train.y_train, seed, stratify=True)
+
+
 def breast_cancer(seed: int = 0) -> Split:
     """The 569 Wisconsin breast-cancer cases, 30 standardized features; labels in {-1, +1}.
 
@@ -117,4 +127,11 @@ def diabetes_with_outliers(
     return Regression(split._replace(y_train=y_train), outliers, split.y_train)
 
 
-__all__ = ["Regression", "Split", "breast_cancer", "diabetes_with_outliers", "digits"]
+__all__ = [
+    "Regression",
+    "Split",
+    "breast_cancer",
+    "diabetes_with_outliers",
+    "digits",
+    "digits_validation",
+]

@@ -41,15 +41,19 @@ def _save(figure: Any, path: pathlib.Path) -> pathlib.Path:
 def _style(name: str) -> str:
     """A line style per family: SGD solid, AdaGrad/RMSProp/Adadelta dashed, Adam's dash-dot.
 
-    The eleven lines then stay apart although matplotlib's color cycle has ten colors.
+    The eleven lines then stay apart although matplotlib's color cycle has ten colors. In the
+    modern group: Lion and LAMB dashed, Muon and SOAP dotted, schedule-free AdamW and Prodigy
+    solid, AdamW and Adafactor dash-dot.
 
-    >>> _style("sgd-momentum"), _style("rmsprop"), _style("amsgrad")
-    ('-', '--', '-.')
+    >>> _style("sgd-momentum"), _style("rmsprop"), _style("amsgrad"), _style("muon")
+    ('-', '--', '-.', ':')
     """
-    if name.startswith("sgd"):
+    if name.startswith("sgd") or name in ("schedule-free-adamw", "prodigy"):
         return "-"
-    if name in ("adagrad", "rmsprop", "adadelta"):
+    if name in ("adagrad", "rmsprop", "adadelta", "lion", "lamb"):
         return "--"
+    if name in ("muon", "soap"):
+        return ":"
     return "-."
 
 
@@ -76,14 +80,21 @@ def digits_loss(runs: Sequence[Run], path: pathlib.Path) -> pathlib.Path:
     return _save(figure, path)
 
 
-def digits_accuracy(runs: Sequence[Run], path: pathlib.Path) -> pathlib.Path:
-    """Test accuracy against the step (left) and at the end (right, a bar per optimizer)."""
+def digits_accuracy(
+    runs: Sequence[Run], path: pathlib.Path, target: float | None = None
+) -> pathlib.Path:
+    """Test accuracy against the step (left) and at the end (right, a bar per optimizer).
+
+    ``target``: an accuracy in [0, 1] to draw as a dotted line on the left (e.g. 0.95).
+    """
     plt = _pyplot()
     figure, (curves, bars) = plt.subplots(1, 2, figsize=(12, 5))
     names = [run.name for run in runs]
     finals = [100 * run.metric for run in runs]
     for run in runs:
         curves.plot(run.curve_steps, 100 * run.curve_metric, _style(run.name), label=run.name)
+    if target is not None:
+        curves.axhline(100 * target, color="gray", linestyle=":", label=f"{100 * target:g}%")
     curves.set_xlabel("step")
     curves.set_ylabel("test accuracy (%)")
     curves.set_ylim(max(0.0, min(finals) - 15), 100)
@@ -169,4 +180,22 @@ def draw_all(
     ]
 
 
-__all__ = ["DPI", "digits_accuracy", "digits_loss", "draw_all", "regression", "svm"]
+def draw_digits(
+    out: pathlib.Path, digits: Sequence[Run], target: float | None = None
+) -> list[pathlib.Path]:
+    """Draws the two digits figures into the folder ``out`` (the modern group's figures)."""
+    return [
+        digits_loss(digits, out / "digits_loss.png"),
+        digits_accuracy(digits, out / "digits_accuracy.png", target),
+    ]
+
+
+__all__ = [
+    "DPI",
+    "digits_accuracy",
+    "digits_loss",
+    "draw_all",
+    "draw_digits",
+    "regression",
+    "svm",
+]

@@ -29,6 +29,8 @@ LossFn = Callable[[Any, Any], jax.Array]
 MetricFn = Callable[[Any, Any], jax.Array]
 #: ``params -> (training objective, test metric)``, from :func:`make_evaluate`.
 EvaluateFn = Callable[[Any], tuple[jax.Array, jax.Array]]
+#: ``(opt_state, params) -> params``: the point to evaluate at (schedule-free's :math:`x_t`).
+EvalParamsFn = Callable[[Any, Any], Any]
 
 #: XLA's options for ``fast_compile=True`` (``--quick``): no backend optimization, which about
 #: halves the compile time of these small programs (and slows their steps a little).
@@ -61,7 +63,7 @@ class Run(NamedTuple):
 
     Args:
       name: the run's name (the progress bar's label).
-      params: the final params.
+      params: the final params (those evaluated: with ``eval_params``, its output).
       initial_loss: the objective on the whole training set before the first step.
       final_loss: the same after the last step.
       metric: the test metric after the last step.
@@ -72,6 +74,8 @@ class Run(NamedTuple):
       steps_per_s: steps per second, over the steps alone (no compilation, no evaluation).
       compile_s: seconds to trace and compile the step (the first call's extra cost).
       wall_s: seconds for the whole run: compilation, steps and evaluations.
+      step_time_s: with ``time_steps``, the median seconds of one compiled step, each blocked
+        until done; NaN without.
     """
 
     name: str
@@ -86,6 +90,7 @@ class Run(NamedTuple):
     steps_per_s: float
     compile_s: float
     wall_s: float
+    step_time_s: float = float("nan")
 
 
 def make_step(loss: LossFn, tx: GradientTransformation) -> Any:
@@ -174,6 +179,9 @@ def train(
     evaluate: EvaluateFn | None = None,
     progress: bool = True,
     fast_compile: bool = False,
+    eval_params: EvalParamsFn | None = None,
+    points: int = 50,
+    time_steps: bool = False,
 ) -> Run:
     """Fits ``problem`` with ``tx`` for ``steps`` minibatch steps, with a tqdm progress bar.
 
@@ -188,6 +196,10 @@ def train(
       progress: show the bar (on stderr: stdout stays free for ``--json``).
       fast_compile: compile with :data:`FAST_COMPILE` (for quick runs, where compiling
         dominates).
+      eval_params: ``(opt_state, params) -> params`` to evaluate at instead of the params
+        (e.g. :func:`gradlab.schedule_free_eval_params`); compiled with the step.
+      points: about how many times to measure the curves (:func:`curve_points`).
+      time_steps: block on every step and time it; ``Run.step_time_s`` is the median.
 
     Returns:
       A :class:`Run`: losses, test metric, curves and timings.
@@ -205,36 +217,48 @@ def train(
     compile_start = time.perf_counter()
     lowered = make_step(problem.loss, tx).lower(params, opt_state, problem.train_data, first)
     step = compile_lowered(lowered, fast_compile)
+    if eval_params is not None:
+        at = compile_lowered(jax.jit(eval_params).lower(opt_state, params), fast_compile)
+        view: EvalParamsFn = lambda state, p: at(state, p)  # noqa: E731
+    else:
+        view = lambda state, p: p  # noqa: E731
     compile_s = time.perf_counter() - compile_start
 
-    every = curve_points(steps)
-    loss0, metric0 = evaluate(params)
-    points = [(0, float(loss0), float(metric0))]
+    every = curve_points(steps, points)
+    loss0, metric0 = evaluate(view(opt_state, params))
+    record = [(0, float(loss0), float(metric0))]
     bar = tqdm(total=steps, desc=f"{name:>13}", unit="step", file=sys.stderr, disable=not progress)
-    bar.set_postfix(loss=f"{points[0][1]:.4f}")
+    bar.set_postfix(loss=f"{record[0][1]:.4f}")
     step_s = 0.0
+    step_times: list[float] = []
     indices = first
     with bar:
         segment = time.perf_counter()
         for number in range(1, steps + 1):
-            params, opt_state, batch_loss = step(params, opt_state, problem.train_data, indices)
+            if time_steps:
+                before = time.perf_counter()
+                params, opt_state, batch_loss = step(params, opt_state, problem.train_data, indices)
+                jax.block_until_ready((params, opt_state, batch_loss))
+                step_times.append(time.perf_counter() - before)
+            else:
+                params, opt_state, batch_loss = step(params, opt_state, problem.train_data, indices)
             if number % every == 0 or number == steps:
                 jax.block_until_ready(batch_loss)
                 step_s += time.perf_counter() - segment
-                loss, metric = evaluate(params)
-                points.append((number, float(loss), float(metric)))
-                bar.set_postfix(loss=f"{points[-1][1]:.4f}", refresh=False)
+                loss, metric = evaluate(view(opt_state, params))
+                record.append((number, float(loss), float(metric)))
+                bar.set_postfix(loss=f"{record[-1][1]:.4f}", refresh=False)
                 bar.update(number - bar.n)
                 segment = time.perf_counter()
             if number < steps:
                 indices = next(stream)
-    curve = np.asarray(points, dtype=np.float64)
+    curve = np.asarray(record, dtype=np.float64)
     return Run(
         name=name,
-        params=params,
-        initial_loss=points[0][1],
-        final_loss=points[-1][1],
-        metric=points[-1][2],
+        params=view(opt_state, params),
+        initial_loss=record[0][1],
+        final_loss=record[-1][1],
+        metric=record[-1][2],
         curve_steps=curve[:, 0].astype(np.int64),
         curve_loss=curve[:, 1],
         curve_metric=curve[:, 2],
@@ -242,11 +266,13 @@ def train(
         steps_per_s=steps / max(step_s, 1e-9),
         compile_s=compile_s,
         wall_s=time.perf_counter() - start,
+        step_time_s=float(np.median(step_times)) if step_times else float("nan"),
     )
 
 
 __all__ = [
     "FAST_COMPILE",
+    "EvalParamsFn",
     "EvaluateFn",
     "LossFn",
     "MetricFn",

@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 
+from gradlab.core import storage
 from gradlab.core.base import GradientTransformation, ScalarOrSchedule, identity
 from gradlab.core.injection import inject_hyperparams
 from gradlab.transforms.combine import chain, divide
@@ -41,6 +42,7 @@ def adam(
     *,
     nesterov: bool = False,
     nu_dtype: Any | None = None,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
     r"""Adam: a debiased momentum divided by the root of a debiased second moment.
 
@@ -63,6 +65,10 @@ def adam(
       nesterov: use Nesterov's look-ahead first moment.
       nu_dtype: dtype of the stored second moment (``None``: the params', float32 for float16
         params). Not in optax (its issue #1552). The arithmetic runs in float32 or wider.
+      state_format: ``"8bit"`` stores both moments in 8-bit block-wise quantization (uint8
+        codes and a float32 absmax per block of 2048 entries; leaves under 4096 entries stay
+        dense); ``gradlab.Blockwise8bit(block_size, min_size)`` for other sizes. See
+        :mod:`gradlab.core.storage`. Not in optax (bitsandbytes' ``Adam8bit``).
 
     References:
       Kingma & Ba, `Adam: A Method for Stochastic Optimization
@@ -77,8 +83,8 @@ def adam(
     """
     return chain(
         divide(  # m̂_t / (sqrt(v̂_t + eps_root) + eps)
-            first_moment(b1, nesterov, mu_dtype),  # m̂_t
-            second_moment(b2, eps, eps_root, nu_dtype),  # sqrt(v̂_t + eps_root) + eps
+            first_moment(b1, nesterov, mu_dtype, state_format),  # m̂_t
+            second_moment(b2, eps, eps_root, nu_dtype, state_format),  # sqrt(v̂_t+eps_root)+eps
         ),
         scale_by_learning_rate(learning_rate),  # -alpha_t
     )
@@ -94,6 +100,7 @@ def nadam(
     mu_dtype: Any | None = None,
     *,
     nu_dtype: Any | None = None,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
     r"""Nadam: Adam with Nesterov's look-ahead first moment (Dozat 2016).
 
@@ -114,6 +121,7 @@ def nadam(
       eps_root: :math:`\bar\epsilon`, inside the root; default 0.
       mu_dtype: dtype of the stored first moment.
       nu_dtype: dtype of the stored second moment (see :func:`adam`).
+      state_format: ``"8bit"`` for 8-bit block-wise moments (see :func:`adam`).
 
     References:
       Dozat, `Incorporating Nesterov Momentum into Adam
@@ -128,8 +136,8 @@ def nadam(
     """
     return chain(
         divide(  # m̂_t / (sqrt(v̂_t + eps_root) + eps)
-            first_moment(b1, True, mu_dtype),  # Dozat's look-ahead m̂_t
-            second_moment(b2, eps, eps_root, nu_dtype),  # sqrt(v̂_t + eps_root) + eps
+            first_moment(b1, True, mu_dtype, state_format),  # Dozat's look-ahead m̂_t
+            second_moment(b2, eps, eps_root, nu_dtype, state_format),  # sqrt(v̂_t+eps_root)+eps
         ),
         scale_by_learning_rate(learning_rate),  # -alpha_t
     )
@@ -151,6 +159,7 @@ def adamw(
     *,
     nesterov: bool = False,
     nu_dtype: Any | None = None,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
     r"""AdamW: Adam with decoupled weight decay.
 
@@ -163,7 +172,7 @@ def adamw(
 
     Args:
       learning_rate: :math:`\alpha_t`, a number or a schedule.
-      b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype: as in :func:`adam`.
+      b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype, state_format: as in :func:`adam`.
       weight_decay: :math:`\lambda \ge 0`; default 1e-4 (optax).
       mask: tree of bools (or function of params) selecting the leaves to decay.
 
@@ -179,7 +188,17 @@ def adamw(
     Array([-0.2], dtype=float32)
     """
     return decoupled_adam_chain(
-        learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov, nu_dtype
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        weight_decay,
+        mask,
+        nesterov,
+        nu_dtype,
+        state_format,
     )
 
 
@@ -194,13 +213,14 @@ def decoupled_adam_chain(
     mask: Any | None,
     nesterov: bool,
     nu_dtype: Any | None,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
     """The chain of :func:`adamw` (and, with ``nesterov=True``, of ``nadamw``): Adam's ratio,
     then ``+ lambda theta_t``, then ``-alpha_t``; the callers declare the hyperparameters."""
     return chain(
         divide(  # m̂_t / (sqrt(v̂_t + eps_root) + eps)
-            first_moment(b1, nesterov, mu_dtype),  # m̂_t
-            second_moment(b2, eps, eps_root, nu_dtype),  # sqrt(v̂_t + eps_root) + eps
+            first_moment(b1, nesterov, mu_dtype, state_format),  # m̂_t
+            second_moment(b2, eps, eps_root, nu_dtype, state_format),  # sqrt(v̂_t+eps_root)+eps
         ),
         add_decayed_weights(weight_decay, mask),  # + lambda theta_t
         scale_by_learning_rate(learning_rate),  # -alpha_t
@@ -257,6 +277,7 @@ def amsgrad(
     bias_correction_nu: bool = True,
     *,
     nu_dtype: Any | None = None,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
     r"""AMSGrad: Adam whose denominator never shrinks.
 
@@ -271,7 +292,8 @@ def amsgrad(
 
     Args:
       learning_rate: :math:`\alpha_t`, a number or a schedule.
-      b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`adam`.
+      b1, b2, eps, eps_root, mu_dtype, nu_dtype, state_format: as in :func:`adam` (the
+        running maximum is stored in the same format as :math:`v_t`).
       bias_correction_mu: debias the first moment.
       bias_correction_nu: debias the second moment before the maximum.
 
@@ -288,13 +310,15 @@ def amsgrad(
     return chain(
         divide(  # m̂_t / (sqrt(v̂max_t + eps_root) + eps)
             chain(  # m̂_t
-                moving_average(b1, accumulator_dtype=mu_dtype),
+                moving_average(b1, accumulator_dtype=mu_dtype, state_format=state_format),
                 bias_correction(b1) if bias_correction_mu else identity(),
             ),
             chain(  # sqrt(v̂max_t + eps_root) + eps
-                moving_average(b2, order=2, accumulator_dtype=nu_dtype),  # v_t
+                moving_average(  # v_t
+                    b2, order=2, accumulator_dtype=nu_dtype, state_format=state_format
+                ),
                 bias_correction(b2) if bias_correction_nu else identity(),  # v̂_t
-                amsgrad_max(),  # v̂max_t = max(v̂max_{t-1}, v̂_t)
+                amsgrad_max(state_format=state_format),  # v̂max_t = max(v̂max_{t-1}, v̂_t)
                 sqrt(eps_root),
                 add_eps(eps),
             ),

@@ -153,7 +153,11 @@ def scale_by_factored_rms(
         def slots(p: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
             factored_dims = dims(p)
             if factored_dims is None:
-                return placeholder(p), placeholder(p), jnp.zeros(jnp.shape(p), dtype_of(p))
+                return (
+                    placeholder(p),
+                    placeholder(p),
+                    jnp.zeros_like(p, dtype_of(p)),
+                )  # keeps p's sharding
             d1, d0 = factored_dims
             return reduced(p, d0), reduced(p, d1), placeholder(p)
 
@@ -187,6 +191,8 @@ def scale_by_factored_rms(
             out = g_wide * jnp.expand_dims(row_factor, d0) * jnp.expand_dims(col_factor, d1)
             return out, new_row, new_col, v
 
+        if not jax.tree.leaves(updates):  # nothing to scale (transpose needs a leaf)
+            return updates, state._replace(count=tree.safe_increment(state.count))
         results = jax.tree.map(leaf, updates, state.v_row, state.v_col, state.v)
         treedef = jax.tree.structure(updates)
         out, v_row, v_col, v = jax.tree.transpose(

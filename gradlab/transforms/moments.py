@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 
+from gradlab.core import storage
 from gradlab.core.base import GradientTransformation
 from gradlab.transforms.combine import chain, fan_out
 from gradlab.transforms.elementwise import add_eps, sqrt
@@ -20,7 +21,9 @@ from gradlab.transforms.statistics import bias_correction, moving_average
 ArrayLike = jax.typing.ArrayLike
 
 
-def first_moment(b1: ArrayLike, nesterov: bool, mu_dtype: Any = None) -> GradientTransformation:
+def first_moment(
+    b1: ArrayLike, nesterov: bool, mu_dtype: Any = None, state_format: storage.StateFormat = None
+) -> GradientTransformation:
     r"""Adam's debiased first moment :math:`\hat m_t`, or Dozat's look-ahead with ``nesterov``.
 
     ``chain(moving_average(b1), bias_correction(b1))``; with ``nesterov=True``
@@ -28,8 +31,9 @@ def first_moment(b1: ArrayLike, nesterov: bool, mu_dtype: Any = None) -> Gradien
     :func:`~gradlab.fan_out` of the moment and of the gradient (both read the raw :math:`g_t`).
     The gradient term is scaled by :math:`1-\beta_1` before it is debiased, so that a float16
     gradient near its maximum does not overflow on the way (:math:`g_1/(1-\beta_1)`).
+    ``mu_dtype`` and ``state_format`` set how :math:`m_t` is stored (:mod:`gradlab.core.storage`).
     """
-    m_t = moving_average(b1, accumulator_dtype=mu_dtype)
+    m_t = moving_average(b1, accumulator_dtype=mu_dtype, state_format=state_format)
     if not nesterov:
         return chain(m_t, bias_correction(b1))
     return fan_out(
@@ -40,11 +44,18 @@ def first_moment(b1: ArrayLike, nesterov: bool, mu_dtype: Any = None) -> Gradien
 
 
 def second_moment(
-    b2: ArrayLike, eps: ArrayLike, eps_root: ArrayLike, nu_dtype: Any = None
+    b2: ArrayLike,
+    eps: ArrayLike,
+    eps_root: ArrayLike,
+    nu_dtype: Any = None,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
-    r"""Adam's denominator :math:`\sqrt{\hat v_t + \bar\epsilon} + \epsilon`, as one chain."""
+    r"""Adam's denominator :math:`\sqrt{\hat v_t + \bar\epsilon} + \epsilon`, as one chain.
+
+    ``nu_dtype`` and ``state_format`` set how :math:`v_t` is stored (:mod:`gradlab.core.storage`).
+    """
     return chain(
-        moving_average(b2, order=2, accumulator_dtype=nu_dtype),  # v_t
+        moving_average(b2, order=2, accumulator_dtype=nu_dtype, state_format=state_format),  # v_t
         bias_correction(b2),  # v̂_t
         sqrt(eps_root),  # sqrt(v̂_t + eps_root)
         add_eps(eps),  # + eps

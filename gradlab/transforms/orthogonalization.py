@@ -327,7 +327,8 @@ def scale_by_shape(
     def leaf(g: jax.Array, dims: MuonDimensionNumbers) -> jax.Array:
         fan_in, fan_out = _fans(g, dims)
         if consistent_rms is None:
-            factor: Any = jnp.sqrt(jnp.maximum(1, fan_out / fan_in))
+            # max(fan_in, 1): a zero-size matrix has no entries to scale
+            factor: Any = jnp.sqrt(jnp.maximum(1, fan_out / max(fan_in, 1)))
         else:
             factor = jnp.sqrt(jnp.maximum(fan_in, fan_out)) * consistent_rms
         return (factor * g).astype(g.dtype)

@@ -30,7 +30,11 @@ class TraceState(NamedTuple):
 
 @declare_hyperparams("decay")
 def trace(
-    decay: jax.typing.ArrayLike, nesterov: bool = False, accumulator_dtype: Any | None = None
+    decay: jax.typing.ArrayLike,
+    nesterov: bool = False,
+    accumulator_dtype: Any | None = None,
+    *,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
     r"""Heavy-ball momentum: :math:`m_t = g_t + \mu m_{t-1}`, :math:`u_t = m_t`.
 
@@ -44,6 +48,8 @@ def trace(
       decay: :math:`\mu \in [0, 1)`.
       nesterov: output Nesterov's look-ahead.
       accumulator_dtype: dtype of the stored :math:`m_t`; ``None`` keeps the params' dtype.
+      state_format: ``"8bit"`` (or a :class:`gradlab.Blockwise8bit`) stores :math:`m_t`
+        block-wise quantized (:mod:`gradlab.core.storage`); ``None``: the dtype rules.
 
     Returns:
       A GradientTransformation with state ``TraceState(trace)``.
@@ -62,16 +68,17 @@ def trace(
     """
     validation.check_unit_interval("trace", "decay", decay)
     validation.check_dtype("trace", "accumulator_dtype", accumulator_dtype)
+    fmt = storage.check_state_format("trace", state_format)
 
     def init(params: Params) -> TraceState:
-        return TraceState(storage.init(params, 0.0, accumulator_dtype))
+        return TraceState(storage.init(params, 0.0, accumulator_dtype, state_format=fmt))
 
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
         validation.check_state("trace", state, TraceState)
         del params
-        validation.check_structure("trace", updates, state.trace)
+        validation.check_structure("trace", updates, storage.as_leaves(state.trace))
         m = jax.tree.map(lambda g, t: g + decay * storage.load(t), updates, state.trace)
         out = jax.tree.map(lambda g, t: g + decay * t, updates, m) if nesterov else m
         return storage.like(out, updates), TraceState(storage.store(m, state.trace))
@@ -92,6 +99,7 @@ def moving_average(
     *,
     initial_value: jax.typing.ArrayLike = 0.0,
     accumulator_dtype: Any | None = None,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
     r"""Exponential moving average: :math:`m_t = \beta m_{t-1} + (1-\beta)\, g_t^{k}`.
 
@@ -105,6 +113,9 @@ def moving_average(
         TF1).
       accumulator_dtype: dtype of the stored average; ``None`` follows the storage policy (the
         params' dtype, float32 for squares of float16 params).
+      state_format: ``"8bit"`` (or a :class:`gradlab.Blockwise8bit`) stores the average
+        block-wise quantized, with the signed map for order 1 and the unsigned one for order 2
+        (:mod:`gradlab.core.storage`); ``None``: the dtype rules.
 
     Returns:
       A GradientTransformation whose output is :math:`m_t` (not bias-corrected; chain
@@ -123,10 +134,13 @@ def moving_average(
     validation.check_choice("moving_average", "order", order, (1, 2))
     validation.check_finite("moving_average", "initial_value", initial_value, "0.0")
     validation.check_dtype("moving_average", "accumulator_dtype", accumulator_dtype)
+    fmt = storage.check_state_format("moving_average", state_format)
 
     def init(params: Params) -> MovingAverageState:
         return MovingAverageState(
-            storage.init(params, initial_value, accumulator_dtype, squared=order == 2)
+            storage.init(
+                params, initial_value, accumulator_dtype, squared=order == 2, state_format=fmt
+            )
         )
 
     def update(
@@ -134,7 +148,7 @@ def moving_average(
     ) -> tuple[Updates, OptState]:
         validation.check_state("moving_average", state, MovingAverageState)
         del params
-        validation.check_structure("moving_average", updates, state.average)
+        validation.check_structure("moving_average", updates, storage.as_leaves(state.average))
         average = tree.update_moment(updates, state.average, decay, order)
         out = storage.output(average, updates, state.average)
         if order == 2:  # a real statistic of possibly complex updates
@@ -205,7 +219,9 @@ class MaxState(NamedTuple):
     nu_max: Updates
 
 
-def amsgrad_max(accumulator_dtype: Any | None = None) -> GradientTransformation:
+def amsgrad_max(
+    accumulator_dtype: Any | None = None, *, state_format: storage.StateFormat = None
+) -> GradientTransformation:
     r"""AMSGrad's running maximum: :math:`v^{\max}_t = \max(v^{\max}_{t-1}, v_t)`, from 0.
 
     Placed after ``bias_correction`` (optax's ``amsgrad`` default, ``bias_correction_nu=True``)
@@ -215,6 +231,8 @@ def amsgrad_max(accumulator_dtype: Any | None = None) -> GradientTransformation:
     Args:
       accumulator_dtype: dtype of the stored maximum; ``None`` follows the storage policy for
         squares.
+      state_format: ``"8bit"`` stores the maximum block-wise quantized (unsigned map); see
+        :mod:`gradlab.core.storage`.
 
     Returns:
       A GradientTransformation with state ``MaxState(nu_max)``.
@@ -230,16 +248,19 @@ def amsgrad_max(accumulator_dtype: Any | None = None) -> GradientTransformation:
     Array([3.], dtype=float32)
     """
     validation.check_dtype("amsgrad_max", "accumulator_dtype", accumulator_dtype)
+    fmt = storage.check_state_format("amsgrad_max", state_format)
 
     def init(params: Params) -> MaxState:
-        return MaxState(storage.init(params, 0.0, accumulator_dtype, squared=True))
+        return MaxState(
+            storage.init(params, 0.0, accumulator_dtype, squared=True, state_format=fmt)
+        )
 
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
         validation.check_state("amsgrad_max", state, MaxState)
         del params
-        validation.check_structure("amsgrad_max", updates, state.nu_max)
+        validation.check_structure("amsgrad_max", updates, storage.as_leaves(state.nu_max))
         nu_max = jax.tree.map(
             lambda m, v: jnp.maximum(storage.load(m), storage.load(v)), state.nu_max, updates
         )
@@ -345,9 +366,8 @@ def max_abs(
         dtype = accumulator_dtype
         return MaxAbsState(
             jax.tree.map(
-                lambda p: jnp.zeros(
-                    jnp.shape(p), dtype or storage.real_dtype(storage.leaf_dtype(p))
-                ),
+                # zeros_like, not zeros(shape): the state keeps the parameter's sharding
+                lambda p: jnp.zeros_like(p, dtype or storage.real_dtype(storage.leaf_dtype(p))),
                 params,
             )
         )

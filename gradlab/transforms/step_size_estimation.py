@@ -133,7 +133,8 @@ def scale_by_prodigy(
         g = jax.tree.map(storage.load, updates)
         dg = jax.tree.map(lambda x: d * x, g)
         numerator = sum(
-            jnp.vdot(x, storage.load(p0) - storage.load(p))
+            # sum of products, not jnp.vdot: vdot of sharded leaves needs an out_sharding
+            jnp.sum(x * (storage.load(p0) - storage.load(p)))
             for x, p0, p in zip(
                 jax.tree.leaves(g),
                 jax.tree.leaves(state.params0),
@@ -151,7 +152,9 @@ def scale_by_prodigy(
         )
         r = beta3 * state.numerator_weighted + (d / estim_lr0) * dlr * numerator
         l1 = sum(jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(s))
-        d_next = jnp.maximum(d, estim_lr_coef * r / l1)
+        # l1 = 0 (no params, or only zero gradients so far): no evidence, d stays (0/0 is NaN)
+        d_hat = estim_lr_coef * r / jnp.where(l1 > 0, l1, 1)
+        d_next = jnp.where(l1 > 0, jnp.maximum(d, d_hat), d)
         step = jax.tree.map(
             lambda m, v, p: (
                 -dlr * weight_decay * storage.load(p) - dlr * m / (jnp.sqrt(v) + d_next * eps)
