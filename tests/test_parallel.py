@@ -78,8 +78,6 @@ def report(tmp_path_factory):
 # Where a module outside gradlab/core builds state or contracts sharded axes itself (each gap
 # named with its one-line fix in the issue-16 report); remove an entry when its fix lands.
 KNOWN_GAPS = {
-    "muon": "Newton-Schulz contracts a sharded axis; explicit mode asks for out_sharding",
-    "soap": "eigenbasis matmuls contract a sharded axis; explicit mode asks for out_sharding",
 }
 
 

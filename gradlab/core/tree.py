@@ -141,3 +141,26 @@ def norm(tree: Any) -> jax.Array:
     r"""The Euclidean norm of a pytree, :math:`\sqrt{\sum_i |x_i|^2}` (see :func:`sum_of_squares`);
     its derivative at 0 is 0, not NaN."""
     return safe_sqrt(sum_of_squares(tree))
+
+
+def gather_whole(x: jax.Array) -> tuple[jax.Array, Callable[[jax.Array], jax.Array]]:
+    """``x`` replicated, and the function that gives a result ``x``'s sharding back.
+
+    Matrix functions (Newton–Schulz, eigendecompositions) contract every axis of a leaf; under an
+    explicit mesh JAX refuses a product over a sharded axis without an output sharding. They run
+    on the whole matrix (gathered once) and their result is sharded like the input again. Outside
+    an explicit mesh both are the identity.
+    """
+    sharding = getattr(jax.typeof(x), "sharding", None)
+    spec = getattr(sharding, "spec", None)
+    mesh = getattr(sharding, "mesh", None)
+    explicit = (
+        mesh is not None
+        and not getattr(mesh, "empty", True)
+        and any(t == jax.sharding.AxisType.Explicit for t in getattr(mesh, "axis_types", ()))
+    )
+    if not explicit or spec is None or all(s is None for s in spec):
+        return x, lambda y: y
+    return jax.sharding.reshard(x, jax.sharding.PartitionSpec()), lambda y: jax.sharding.reshard(
+        y, spec
+    )

@@ -217,7 +217,8 @@ def _soap_leaf(
     not recompile its ``lax.cond`` branches at every call."""
     b1, b2, beta_s, eps = hyperparams
     dtype = storage.compute_dtype(storage.leaf_dtype(g))
-    g = jnp.asarray(g).astype(dtype)
+    g, reshard_back = tree.gather_whole(jnp.asarray(g).astype(dtype))  # whole matrices
+    m, v = tree.gather_whole(m)[0], tree.gather_whole(v)[0]
 
     def accumulate() -> Bases:  # F_i <- F_i + (1 - beta_s) (G_(i) G_(i)^T - F_i)
         return tuple(
@@ -254,7 +255,7 @@ def _soap_leaf(
         return u.astype(dtype), mu, nu, new_factors, new_bases
 
     u, mu, nu, new_factors, new_bases = jax.lax.cond(t == 0, first, later)
-    return u, mu, nu, new_factors, new_bases
+    return reshard_back(u), reshard_back(mu), reshard_back(nu), new_factors, new_bases
 
 
 def _check_real(p: Any) -> Any:

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab.core import storage, validation
+from gradlab.core import storage, tree, validation
 from gradlab.core.base import GradientTransformation, Updates, stateless
 from gradlab.core.injection import declare_hyperparams
 from gradlab.transforms.combine import chain
@@ -206,9 +206,10 @@ def orthogonalize_via_newton_schulz(
     order = batch + reduction + output
     sizes = [x.shape[a] for a in order]
     flat = (math.prod(sizes[: len(batch)]), *_fans(x, dimension_numbers))
-    wide = storage.load(x).transpose(order).reshape(flat)
+    whole, reshard_back = tree.gather_whole(x)  # under an explicit mesh: the whole matrix
+    wide = storage.load(whole).transpose(order).reshape(flat)
     out = jax.vmap(lambda m: _orthogonalize_matrix(m, coeffs, ns_steps, preconditioning, eps))(wide)
-    return out.reshape(sizes).transpose(np.argsort(order)).astype(x.dtype)
+    return reshard_back(out.reshape(sizes).transpose(np.argsort(order)).astype(x.dtype))
 
 
 def _resolve(dims: WeightDimensionNumbers, updates: Updates) -> Any:
