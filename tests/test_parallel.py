@@ -77,8 +77,7 @@ def report(tmp_path_factory):
 
 # Where a module outside gradlab/core builds state or contracts sharded axes itself (each gap
 # named with its one-line fix in the issue-16 report); remove an entry when its fix lands.
-KNOWN_GAPS = {
-}
+KNOWN_GAPS = {}
 
 
 @pytest.mark.parametrize("name", alias_names())
