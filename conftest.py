@@ -6,7 +6,26 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 _ROWS: dict[str, dict] = {}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Groups the tests for pytest-xdist's ``--dist loadgroup`` (pyproject's addopts).
+
+    Every test file is one group (its module fixtures run once, as with ``loadfile``), except
+    the optax conformance file, which holds a third of the suite's time: there each optax test
+    class is a group, so its classes spread over the workers instead of keeping one busy.
+    """
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = path
+        cls = getattr(item, "cls", None)
+        if path.endswith("conformance/test_optax_suite.py") and cls is not None:
+            group = f"{path}::{cls.__module__}.{cls.__name__}"
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_runtest_logreport(report):

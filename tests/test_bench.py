@@ -61,6 +61,22 @@ def test_quick_json_fields(quick):
     assert adam["gradlab"]["words_per_param"] >= 7  # g, p, p', m, m', v, v' at least
 
 
+def test_json_config_records_the_settings_it_ran_with():
+    """Each recorded setting is the run's own (the summary once paired keys with other fields)."""
+    config = cli.parse_config(["--quick", "--wrappers", "--reps", "3", "--shapes", "one-leaf"])
+    summary = config.summary()
+    assert summary == {
+        "optimizers": list(cli.QUICK_OPTIMIZERS),
+        "shapes": ["one-leaf"],
+        "reps": 3,
+        "calls": config.calls,
+        "triad": config.triad,
+        "wrappers": True,
+        "flat": False,
+        "quick": True,
+    }
+
+
 def test_quick_prints_the_table(quick):
     _, stdout = quick
     assert stdout.startswith("# gradlab vs optax")

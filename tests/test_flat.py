@@ -191,13 +191,16 @@ def run_both(name, jit, seed):
     step, flat_step = (
         (jax.jit(tx.update), jax.jit(flat_tx.update)) if jit else (tx.update, flat_tx.update)
     )
+    # the gradients and the params' update jitted too: eagerly, each op on each leaf shape
+    # compiles once, which was most of this test's time
+    grads_at, apply = jax.jit(gradients, static_argnums=1), jax.jit(gradlab.apply_updates)
     p = fp = params
     for t in range(STEPS):
-        updates, state = step(gradients(p, t), state, p)
-        flat_updates, flat_state = flat_step(gradients(fp, t), flat_state, fp)
+        updates, state = step(grads_at(p, t), state, p)
+        flat_updates, flat_state = flat_step(grads_at(fp, t), flat_state, fp)
         if name not in ROUNDING_ONLY:  # XLA may contract a*b+c differently per shape: 2 ulps
             assert_within_one_ulp(flat_updates, updates, ulps=2)
-        p, fp = gradlab.apply_updates(p, updates), gradlab.apply_updates(fp, flat_updates)
+        p, fp = apply(p, updates), apply(fp, flat_updates)
         if name not in ROUNDING_ONLY:
             assert_within_one_ulp(fp, p)
         else:
@@ -216,9 +219,9 @@ def test_flat_buffers_in_flat_buffers_out():
     tx, flat_tx = gradlab.adam(1e-2), flat.on_flat_buffers(gradlab.adam(1e-2))
     flat_state = flat_tx.init(buffers)
     grads = gradients(params, 0)
-    out, _ = flat_tx.update(unflatten.flatten(grads), flat_state, buffers)
+    out, _ = jax.jit(flat_tx.update)(unflatten.flatten(grads), flat_state, buffers)
     assert isinstance(out, flat.FlatBuffers)
-    expected, _ = tx.update(grads, tx.init(params), params)
+    expected, _ = jax.jit(tx.update)(grads, tx.init(params), params)
     assert_within_one_ulp(unflatten(out), expected)
 
 
@@ -278,8 +281,8 @@ def test_global_parts_wrap_outside():
         gradlab.clip_by_global_norm(1.0), flat.on_flat_buffers(gradlab.adam(1e-2))
     )
     grads = gradients(params, 2)
-    expected, _ = tx.update(grads, tx.init(params), params)
-    got, _ = flat_tx.update(grads, flat_tx.init(params), params)
+    expected, _ = jax.jit(tx.update)(grads, tx.init(params), params)
+    got, _ = jax.jit(flat_tx.update)(grads, flat_tx.init(params), params)
     assert_within_one_ulp(got, expected)
 
 

@@ -109,6 +109,46 @@ def gradlab_format(**kwargs):
     return quantization.Blockwise8bit(**kwargs)
 
 
+def test_muon_8bit_momenta_are_a_quarter_of_the_bytes_and_train_alike():
+    """muon(state_format="8bit") quantizes the matrices' momenta (AdamW's for the bias stays
+    dense under the size floor): under 0.3x the bytes, and 100 steps on a least-squares
+    problem end within 0.1% of the float32-state loss."""
+    rng = np.random.default_rng(0)
+    params = {
+        "w": jnp.asarray(rng.normal(size=(128, 96)), jnp.float32),
+        "w2": jnp.asarray(rng.normal(size=(96, 64)), jnp.float32),
+        "b": jnp.zeros(96),
+    }
+    target = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape), jnp.float32), params)
+
+    def loss(p):
+        return sum(
+            jnp.sum((a - b) ** 2) for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(target))
+        )
+
+    finals, sizes = [], []
+    for fmt in (None, "8bit"):
+        tx = gradlab.muon(0.02, state_format=fmt)
+        state = tx.init(params)
+        sizes.append(nbytes(state))
+
+        @jax.jit
+        def step(p, s, tx=tx):
+            u, s = tx.update(jax.grad(loss)(p), s, p)
+            return gradlab.apply_updates(p, u), s
+
+        p = params
+        for _ in range(100):
+            p, state = step(p, state)
+        finals.append(float(loss(p)))
+        if fmt is not None:
+            mu = state.inner_state.inner_states["muon"][0].mu
+            assert type(mu["w"]) is quantization.Quantized and mu["b"] is None
+    assert sizes[1] <= 0.3 * sizes[0], sizes
+    assert finals[0] < 0.9 * float(loss(params))  # it trains
+    assert finals[1] == pytest.approx(finals[0], rel=1e-3)
+
+
 def test_unknown_state_format_is_refused_at_construction():
     with pytest.raises(ValueError, match="state_format"):
         gradlab.adam(1e-3, state_format="4bit")
@@ -141,7 +181,7 @@ def moments(state):
     return found
 
 
-@pytest.mark.parametrize("name", ["adam", "adamw", "nadam", "amsgrad"])
+@pytest.mark.parametrize("name", ["adam", "adamw", "nadam", "nadamw", "amsgrad"])
 def test_8bit_state_takes_under_0_3_of_float32s_bytes(name):
     big = {k: v for k, v in PARAMS.items() if k != "bias"}
     dense = getattr(gradlab, name)(1e-3).init(big)

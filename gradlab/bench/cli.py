@@ -95,8 +95,9 @@ class Config(NamedTuple):
 
     def summary(self) -> dict[str, Any]:
         """The JSON-ready settings."""
-        keys = ("optimizers", "shapes", "reps", "calls", "wrappers", "flat", "quick")
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in zip(keys, self, strict=False)}
+        keys = ("optimizers", "shapes", "reps", "calls", "triad", "wrappers", "flat", "quick")
+        values = {k: getattr(self, k) for k in keys}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
 def _split(flag: str, text: str, allowed: Sequence[str] | None) -> tuple[str, ...]:

@@ -51,10 +51,13 @@ def bias_correction(moment: Any, decay: jax.typing.ArrayLike, count: jax.Array) 
     moment does not round :math:`\beta^t` to 1); the division runs in float32 or wider and the
     result is cast back to each leaf's dtype.
     """
-    correction = -jnp.expm1(count * jnp.log(jnp.asarray(decay)))
+    exponent = count * jnp.log(jnp.asarray(decay))
     # A decay that rounds to 1 in the hyperparameters' dtype (b2 = 1 - 1e-9 in float32) gives a
     # zero correction of a moment that never moved from 0: the moment is returned uncorrected.
-    correction = jnp.where(correction == 0, jnp.ones_like(correction), correction)
+    # expm1(x) is 0 exactly when x is, so the guard goes before expm1 (-expm1(-inf) = 1): XLA
+    # copies the cheap scalar ops after the last expensive one into every leaf's fused loop.
+    exponent = jnp.where(exponent == 0, -jnp.inf, exponent)
+    correction = -jnp.expm1(exponent)
 
     def corrected(m: jax.Array) -> jax.Array:
         wide = storage.load(jnp.asarray(m))

@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 
+from gradlab.core import storage
 from gradlab.core.base import GradientTransformation, ScalarOrSchedule
 from gradlab.core.injection import inject_hyperparams
 from gradlab.optimizers.adam_family import decoupled_adam_chain
@@ -40,6 +41,7 @@ def nadamw(
     *,
     nesterov: bool = True,
     nu_dtype: Any | None = None,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
     r"""NAdamW: Nadam with decoupled weight decay (AdamW with ``nesterov=True``).
 
@@ -61,6 +63,8 @@ def nadamw(
       mask: tree of bools (or function of params) selecting the leaves to decay.
       nesterov: Dozat's look-ahead (default); ``False`` gives :func:`gradlab.adamw`.
       nu_dtype: dtype of the stored second moment (see :func:`gradlab.adam`; not in optax).
+      state_format: ``"8bit"`` for 8-bit block-wise moments (see :func:`gradlab.adam`; not in
+        optax).
 
     Returns:
       A GradientTransformationExtraArgs with state ``InjectState``.
@@ -80,7 +84,17 @@ def nadamw(
     True
     """
     return decoupled_adam_chain(  # AdamW's chain with Dozat's look-ahead m̂_t (nesterov=True)
-        learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov, nu_dtype
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        weight_decay,
+        mask,
+        nesterov,
+        nu_dtype,
+        state_format,
     )
 
 

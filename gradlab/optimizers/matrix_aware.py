@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 
+from gradlab.core import storage
 from gradlab.core.base import GradientTransformation, Params, ScalarOrSchedule
 from gradlab.core.injection import inject_hyperparams
 from gradlab.optimizers.adam_family import adamw
@@ -82,6 +83,7 @@ def muon(
     adam_learning_rate: ScalarOrSchedule | None = None,
     muon_weight_dimension_numbers: WeightDimensionNumbers = None,
     consistent_rms: ArrayLike | None = None,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
     r"""Muon: MomentUm Orthogonalized by Newton–Schulz, with AdamW for the non-matrix leaves.
 
@@ -119,6 +121,8 @@ def muon(
         leaves for AdamW), or a function of the params returning one; default: the 2-D leaves.
       consistent_rms: :math:`\rho`: scale by :math:`\rho\sqrt{\max(n, m)}` instead of the
         width factor (Liu et al. suggest 0.2).
+      state_format: ``"8bit"`` stores the momenta (and AdamW's moments) in 8-bit block-wise
+        quantization (see :func:`gradlab.adam`; not in optax).
 
     Returns:
       A GradientTransformation with state ``InjectState`` around a ``PartitionState``
@@ -158,6 +162,7 @@ def muon(
                     adaptive=adaptive,
                     preconditioning=preconditioning,
                     weight_dimension_numbers=matrix_dims,
+                    state_format=state_format,
                 ),
                 scale_by_shape(matrix_dims, consistent_rms),  # * sqrt(max(1, m / n))
                 add_decayed_weights(weight_decay, weight_decay_mask),  # + lambda theta_t
@@ -172,6 +177,7 @@ def muon(
                 mu_dtype=mu_dtype,
                 weight_decay=adam_weight_decay,
                 nesterov=nesterov,
+                state_format=state_format,
             ),
         },
         _muon_labels(muon_weight_dimension_numbers),

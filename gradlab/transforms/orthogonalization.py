@@ -357,6 +357,7 @@ def scale_by_muon(
     adaptive: bool = False,
     preconditioning: str = "frobenius",
     weight_dimension_numbers: WeightDimensionNumbers = None,
+    state_format: storage.StateFormat = None,
 ) -> GradientTransformation:
     r"""Muon's direction: the orthogonalized (Nesterov) momentum.
 
@@ -365,8 +366,8 @@ def scale_by_muon(
         \hat m_t = \frac{\beta m_t}{1-\beta^{t+1}} + \frac{(1-\beta) g_t}{1-\beta^t}
         \ (\text{nesterov; else } m_t/(1-\beta^t)), \quad u_t = \operatorname{NS}(\hat m_t)
 
-    It is ``chain(first_moment(beta, nesterov, mu_dtype), scale_by_newton_schulz(...))``,
-    with its state presented as :class:`MuonState`.
+    It is ``chain(first_moment(beta, nesterov, mu_dtype, state_format),
+    scale_by_newton_schulz(...))``, with its state presented as :class:`MuonState`.
 
     Args:
       ns_coeffs, ns_steps, adaptive, preconditioning, weight_dimension_numbers: as in
@@ -375,6 +376,8 @@ def scale_by_muon(
       eps: :math:`\epsilon` of the normalisation; default 1e-8.
       mu_dtype: dtype of the stored momentum.
       nesterov: use the look-ahead :math:`\hat m_t` (default, as optax and Jordan).
+      state_format: ``"8bit"`` stores the momentum in 8-bit block-wise quantization (see
+        :func:`gradlab.adam`; not in optax).
 
     Returns:
       A GradientTransformation with state ``MuonState(count, mu)``.
@@ -394,7 +397,7 @@ def scale_by_muon(
     validation.check_dtype("scale_by_muon", "mu_dtype", mu_dtype)
     return with_state_layout(
         chain(
-            first_moment(beta, nesterov, mu_dtype),  # m̂_t
+            first_moment(beta, nesterov, mu_dtype, state_format),  # m̂_t
             scale_by_newton_schulz(  # NS(m̂_t)
                 ns_coeffs,
                 ns_steps,
