@@ -135,8 +135,7 @@ NO_OP_CASES = [
         # the same hyperparameters in the state, without the weight-decay stage
         lambda: gradlab.inject_hyperparams(
             lambda learning_rate, rho, eps: gradlab.chain(
-                gradlab.scale_by_rms(rho, eps),
-                gradlab.scale_by_delta_rms(rho, eps),
+                gradlab.scale_by_adadelta(rho, eps),
                 gradlab.scale_by_learning_rate(learning_rate),
             )
         )(learning_rate=1e-3, rho=0.9, eps=1e-6),

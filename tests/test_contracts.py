@@ -276,8 +276,7 @@ WITHOUT_THE_TERM = [
         lambda: gradlab.adadelta(weight_decay=0.0),
         lambda: gradlab.inject_hyperparams(
             lambda rho, eps: gradlab.chain(
-                gradlab.scale_by_rms(rho, eps),
-                gradlab.scale_by_delta_rms(rho, eps),
+                gradlab.scale_by_adadelta(rho, eps),
                 gradlab.scale_by_learning_rate(1.0),  # adadelta's default learning_rate=None
             )
         )(0.9, 1e-6),

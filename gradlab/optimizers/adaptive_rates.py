@@ -15,8 +15,8 @@ from gradlab.core.base import GradientTransformation, ScalarOrSchedule
 from gradlab.core.injection import inject_hyperparams
 from gradlab.optimizers.gradient_descent import momentum_or_identity
 from gradlab.transforms.combine import chain
+from gradlab.transforms.fused import scale_by_adadelta
 from gradlab.transforms.preconditioners import (
-    scale_by_delta_rms,
     scale_by_rms,
     scale_by_sum_of_squares,
 )
@@ -158,8 +158,9 @@ def adadelta(
     """
     return chain(
         add_decayed_weights(weight_decay, weight_decay_mask),  # g_t + lambda theta_t
-        scale_by_rms(rho, eps),  # g_t / sqrt(E[g^2]_t + eps)
-        scale_by_delta_rms(rho, eps),  # Delta_t = sqrt(E[Delta^2]_{t-1} + eps) (...)
+        # Delta_t = sqrt((E[Delta^2]_{t-1} + eps) / (E[g^2]_t + eps)) g_t, both averages updated:
+        # = chain(scale_by_rms(rho, eps), scale_by_delta_rms(rho, eps)) with one root, not two
+        scale_by_adadelta(rho, eps),
         scale_by_learning_rate(1.0 if learning_rate is None else learning_rate),  # -alpha_t
     )
 

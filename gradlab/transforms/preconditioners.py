@@ -180,9 +180,11 @@ def scale_by_delta_rms(
 
     The last term is :math:`\Delta_t^2` written out, so the new average is computed from
     :math:`x_t` and the old average, not from the materialised :math:`\Delta_t` (12 instead
-    of 15 float32 words per parameter for :func:`gradlab.adadelta` on XLA:CPU; equal to
-    squaring :math:`\Delta_t` to float rounding). Chained after ``scale_by_rms(rho, eps)`` it
-    gives Adadelta's :math:`\Delta_t`.
+    of 15 float32 words per parameter for the update of ``chain(scale_by_rms(rho, eps),
+    scale_by_delta_rms(rho, eps))`` on XLA:CPU; equal to squaring :math:`\Delta_t` to float
+    rounding). Chained after ``scale_by_rms(rho, eps)`` it gives Adadelta's :math:`\Delta_t`;
+    :func:`gradlab.adadelta` uses the fused :func:`gradlab.scale_by_adadelta`, one root of the
+    ratio of the two averages.
 
     Args:
       decay: :math:`\rho \in [0, 1)`; default 0.9 (optax; Zeiler used 0.95).
