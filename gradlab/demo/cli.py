@@ -258,6 +258,22 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _run_digits(config: Config, **extra: Any) -> list[Any]:
+    """The digits runs of ``config`` (:func:`gradlab.demo.classification.run_digits`)."""
+    from gradlab.demo.classification import run_digits
+
+    return run_digits(
+        config.optimizers,
+        steps=config.steps,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        learning_rates=config.learning_rates,
+        progress=config.progress,
+        fast_compile=config.quick,
+        **extra,
+    )
+
+
 def run_modern(config: Config) -> dict[str, Any]:
     """Runs the modern group on the digits and writes its files into ``config.out``.
 
@@ -269,21 +285,10 @@ def run_modern(config: Config) -> dict[str, Any]:
       and ``"files"`` added.
     """
     from gradlab.demo import plots, report
-    from gradlab.demo.classification import run_digits
 
     start = time.perf_counter()
     where = machine()
-    digits = run_digits(
-        config.optimizers,
-        steps=config.steps,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        learning_rates=config.learning_rates,
-        progress=config.progress,
-        fast_compile=config.quick,
-        points=MODERN_POINTS,
-        time_steps=True,
-    )
+    digits = _run_digits(config, points=MODERN_POINTS, time_steps=True)
     where["load_average"].append(machine()["load_average"][0])
     summary = {**config.summary(), "points": MODERN_POINTS}
     summary["total_s"] = time.perf_counter() - start
@@ -304,19 +309,10 @@ def run(config: Config) -> dict[str, Any]:
     if config.group == "modern":
         return run_modern(config)
     from gradlab.demo import plots, report
-    from gradlab.demo.classification import run_digits
     from gradlab.demo.losses_demo import run_regression, run_svm
 
     start = time.perf_counter()
-    digits = run_digits(
-        config.optimizers,
-        steps=config.steps,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        learning_rates=config.learning_rates,
-        progress=config.progress,
-        fast_compile=config.quick,
-    )
+    digits = _run_digits(config)
     convex: dict[str, Any] = {
         "steps": config.convex_steps,
         "seed": config.seed,
