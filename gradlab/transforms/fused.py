@@ -6,8 +6,9 @@ They exist for convenience and for optax's state layouts (``MomentumState``, ``V
 ``AdadeltaState``). XLA fuses the composed forms just as well, and the optimizers are written
 with the composed forms, except :func:`gradlab.adadelta`. It uses :func:`scale_by_adadelta`,
 whose one ratio under one root is a formula the composition cannot reach. That saves a root and a
-materialised intermediate per parameter: 14 instead of 15 words and 1.7-1.8x optax's speed on
-CPU (``docs/bench/cpu.md``).
+materialised intermediate per parameter: 14 instead of 15 float32 words per parameter, and
+2.0x / 1.70x / 1.34x optax's speed on one leaf / a 196-leaf tree / 2000 leaves on CPU
+(``docs/bench/cpu.md``).
 """
 
 from __future__ import annotations
